@@ -1,0 +1,681 @@
+//! The SCIM service: what each SCIM endpoint does, on top of the protocol core and the
+//! store. HTTP handlers call these methods and only translate to and from the wire.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use serde_json::{Map, Value};
+
+use roster_scim::discovery::ServiceProviderConfig;
+use roster_scim::messages::{ListQuery, ListResponse};
+use roster_scim::resource::{Derived, Meta, check_replace, etag_matches};
+use roster_scim::schema::ENTERPRISE_USER;
+use roster_scim::{
+    Filter, MemberOp, Notes, PatchRequest, Projection, Registry, ResourceKind, ScimError,
+    UnknownFilterAttribute, apply_patch, render, validate_resource,
+};
+
+use crate::clock::{Clock, IdGen};
+use crate::error::{AuthFailure, Error, Result};
+use crate::model::{Related, StoredResource, Tenant, TenantId, TokenRecord, TokenStatus};
+use crate::store::{
+    Change, KindFilter, MemberReport, MemberRules, NewResource, Query, Store, WriteScope,
+};
+use crate::tokens;
+
+/// Who is calling and where: the authenticated tenant, its schemas, and its SCIM base URL.
+#[derive(Debug, Clone)]
+pub struct ScimCtx {
+    pub tenant: Tenant,
+    pub registry: Arc<Registry>,
+    /// `{public-url}/scim/v2/{tenant}`, the base of every `location`.
+    pub base_url: String,
+    /// The token that authenticated the request, if any (discovery may be anonymous).
+    pub token: Option<TokenRecord>,
+}
+
+impl ScimCtx {
+    fn scope(&self, now: time::OffsetDateTime) -> WriteScope<'_> {
+        WriteScope {
+            tenant: self.tenant.id,
+            registry: &self.registry,
+            now,
+            rules: MemberRules {
+                unknown: self.tenant.settings.unknown_members,
+                nested_groups: self.tenant.settings.nested_groups,
+            },
+        }
+    }
+
+    fn location(&self, kind: ResourceKind, id: &str) -> String {
+        format!("{}{}/{id}", self.base_url, kind.endpoint())
+    }
+}
+
+/// `attributes` / `excludedAttributes` as the client gave them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProjectionArgs {
+    pub attributes: Vec<String>,
+    pub excluded: Vec<String>,
+}
+
+/// What a write did, for the response and the provisioning log.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WriteReport {
+    /// Leniencies and policies that shaped how the request was read.
+    pub notes: Notes,
+    /// Membership changes (groups).
+    pub members: MemberReport,
+    /// Canonical paths of the attributes that changed.
+    pub changed: Vec<String>,
+    /// Whether anything was written.
+    pub wrote: bool,
+}
+
+/// A resource as returned to the client.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ResourceOut {
+    pub kind: ResourceKind,
+    pub id: String,
+    /// The representation after projection.
+    pub body: Map<String, Value>,
+    pub version: i64,
+    pub location: String,
+    pub report: WriteReport,
+    /// userName or displayName, for log summaries.
+    pub name: String,
+}
+
+impl ResourceOut {
+    pub fn etag(&self) -> String {
+        roster_scim::resource::etag(self.version)
+    }
+}
+
+/// The outcome of a conditional GET.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fetched {
+    Resource(Box<ResourceOut>),
+    /// `If-None-Match` matched (RFC 7644 §3.14).
+    NotModified {
+        etag: String,
+    },
+}
+
+/// The services behind the SCIM endpoints (and, later, the admin API and CLI).
+#[derive(Debug)]
+pub struct Core {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub ids: Arc<dyn IdGen>,
+    pub sp_config: ServiceProviderConfig,
+    registries: RwLock<HashMap<TenantId, (i64, Arc<Registry>)>>,
+}
+
+fn not_found(kind: ResourceKind, id: &str) -> Error {
+    Error::Scim(ScimError::not_found(format!(
+        "{} {id:?} not found",
+        kind.name()
+    )))
+}
+
+fn precondition(if_match: Option<&str>, stored: &StoredResource) -> Result<()> {
+    match if_match {
+        Some(tag) if !etag_matches(tag, stored.version) => {
+            Err(Error::Scim(ScimError::precondition_failed(format!(
+                "the resource has changed: its version is {}, not {tag}",
+                roster_scim::resource::etag(stored.version)
+            ))))
+        }
+        _ => Ok(()),
+    }
+}
+
+impl Core {
+    pub fn new(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGen>,
+        sp_config: ServiceProviderConfig,
+    ) -> Core {
+        Core {
+            store,
+            clock,
+            ids,
+            sp_config,
+            registries: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// The schema registry of a tenant, cached until its schema version changes.
+    pub async fn registry(&self, tenant: &Tenant) -> Result<Arc<Registry>> {
+        if let Ok(cache) = self.registries.read()
+            && let Some((version, registry)) = cache.get(&tenant.id)
+            && *version == tenant.schema_version
+        {
+            return Ok(registry.clone());
+        }
+        let attributes = self.store.custom_attributes(tenant.id).await?;
+        let registry = Arc::new(Registry::new(&tenant.settings.vendor, &attributes));
+        if let Ok(mut cache) = self.registries.write() {
+            cache.insert(tenant.id, (tenant.schema_version, registry.clone()));
+        }
+        Ok(registry)
+    }
+
+    /// A context for `tenant` without a token (public discovery).
+    pub async fn anonymous(&self, slug: &str, base_url: String) -> Result<ScimCtx> {
+        let tenant = self
+            .store
+            .tenant_by_slug(slug)
+            .await?
+            .ok_or_else(|| Error::Scim(ScimError::not_found(format!("no tenant {slug:?}"))))?;
+        let registry = self.registry(&tenant).await?;
+        Ok(ScimCtx {
+            tenant,
+            registry,
+            base_url,
+            token: None,
+        })
+    }
+
+    /// Authenticates a SCIM request for the tenant `slug` from its `Authorization` header
+    /// value (RFC 6750 §2.1; the scheme is case-insensitive).
+    pub async fn authenticate(
+        &self,
+        slug: &str,
+        authorization: Option<&str>,
+        base_url: String,
+    ) -> Result<ScimCtx> {
+        let header = authorization.map(str::trim).unwrap_or_default();
+        let Some((scheme, credentials)) = header.split_once(' ') else {
+            return Err(Error::Unauthorized(AuthFailure::Missing));
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return Err(Error::Unauthorized(AuthFailure::Missing));
+        }
+        let (token_id, secret) =
+            tokens::parse(credentials.trim()).ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
+        let (token, tenant) = self
+            .store
+            .token_with_tenant(token_id)
+            .await?
+            .ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
+        if !tokens::verify(secret, &token.secret_hash) {
+            return Err(Error::Unauthorized(AuthFailure::Invalid));
+        }
+        if tenant.slug != slug {
+            return Err(Error::Unauthorized(AuthFailure::WrongTenant));
+        }
+        if token.status == TokenStatus::Inactive {
+            return Err(Error::Unauthorized(AuthFailure::Disabled));
+        }
+        let now = self.clock.now();
+        if token.expires_at.is_some_and(|t| t <= now) {
+            return Err(Error::Unauthorized(AuthFailure::Expired));
+        }
+        self.store
+            .touch_token(&token.id, now, time::Duration::MINUTE)
+            .await?;
+        let registry = self.registry(&tenant).await?;
+        Ok(ScimCtx {
+            tenant,
+            registry,
+            base_url,
+            token: Some(token),
+        })
+    }
+
+    fn projection(ctx: &ScimCtx, kind: ResourceKind, args: &ProjectionArgs) -> Result<Projection> {
+        Ok(Projection::parse(
+            &ctx.registry,
+            kind,
+            &args.attributes,
+            &args.excluded,
+        )?)
+    }
+
+    /// POST `/Users` or `/Groups` (RFC 7644 §3.3).
+    pub async fn create(
+        &self,
+        ctx: &ScimCtx,
+        kind: ResourceKind,
+        body: &Value,
+        args: &ProjectionArgs,
+    ) -> Result<ResourceOut> {
+        let projection = Self::projection(ctx, kind, args)?;
+        let validated =
+            validate_resource(&ctx.registry, kind, body, &ctx.tenant.settings.policy())?;
+        let new = NewResource {
+            kind,
+            id: self.ids.resource_id(),
+            data: validated.data,
+            members: validated.members.unwrap_or_default(),
+        };
+        let (stored, members) = self
+            .store
+            .create_resource(ctx.scope(self.clock.now()), new)
+            .await?;
+        let report = WriteReport {
+            notes: validated.notes,
+            members,
+            changed: Vec::new(),
+            wrote: true,
+        };
+        self.view(ctx, stored, &projection, report).await
+    }
+
+    /// GET one resource (RFC 7644 §3.4.1), honouring `If-None-Match`.
+    pub async fn get(
+        &self,
+        ctx: &ScimCtx,
+        kind: ResourceKind,
+        id: &str,
+        args: &ProjectionArgs,
+        if_none_match: Option<&str>,
+    ) -> Result<Fetched> {
+        let projection = Self::projection(ctx, kind, args)?;
+        let stored = self
+            .store
+            .get_resource(ctx.tenant.id, kind, id)
+            .await?
+            .ok_or_else(|| not_found(kind, id))?;
+        if let Some(tag) = if_none_match
+            && etag_matches(tag, stored.version)
+        {
+            return Ok(Fetched::NotModified {
+                etag: roster_scim::resource::etag(stored.version),
+            });
+        }
+        let out = self
+            .view(ctx, stored, &projection, WriteReport::default())
+            .await?;
+        Ok(Fetched::Resource(Box::new(out)))
+    }
+
+    /// PUT (RFC 7644 §3.5.1): a full replace; never creates.
+    pub async fn replace(
+        &self,
+        ctx: &ScimCtx,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        args: &ProjectionArgs,
+    ) -> Result<ResourceOut> {
+        let projection = Self::projection(ctx, kind, args)?;
+        let policy = ctx.tenant.settings.policy();
+        let mut validated = validate_resource(&ctx.registry, kind, body, &policy)?;
+        let mut notes = Notes::default();
+        let mut changed = Vec::new();
+        let registry = ctx.registry.clone();
+        let mutation = Box::new(|stored: &StoredResource| -> Result<Change> {
+            precondition(if_match, stored)?;
+            check_replace(&stored.data, &mut validated, kind, &policy)?;
+            notes = validated.notes.clone();
+            changed =
+                roster_scim::patch::changed_paths(&registry, kind, &stored.data, &validated.data);
+            let data = (validated.data != stored.data).then(|| validated.data.clone());
+            let member_ops = match (kind, validated.members.take()) {
+                (ResourceKind::Group, members) => {
+                    vec![MemberOp::Replace(members.unwrap_or_default())]
+                }
+                _ => Vec::new(),
+            };
+            Ok(Change::Update { data, member_ops })
+        });
+        let modified = self
+            .store
+            .modify_resource(ctx.scope(self.clock.now()), kind, id, mutation)
+            .await?
+            .ok_or_else(|| not_found(kind, id))?;
+        let report = WriteReport {
+            notes,
+            members: modified.members,
+            changed,
+            wrote: modified.changed,
+        };
+        self.view(ctx, modified.resource, &projection, report).await
+    }
+
+    /// PATCH (RFC 7644 §3.5.2).
+    pub async fn patch(
+        &self,
+        ctx: &ScimCtx,
+        kind: ResourceKind,
+        id: &str,
+        body: &Value,
+        if_match: Option<&str>,
+        args: &ProjectionArgs,
+    ) -> Result<ResourceOut> {
+        let projection = Self::projection(ctx, kind, args)?;
+        let request = PatchRequest::from_json(body, ctx.registry.known_urns())?;
+        let policy = ctx.tenant.settings.policy();
+        let registry = ctx.registry.clone();
+        let mut notes = Notes::default();
+        let mut changed = Vec::new();
+        let mutation = Box::new(|stored: &StoredResource| -> Result<Change> {
+            precondition(if_match, stored)?;
+            let outcome =
+                apply_patch(&registry, kind, &stored.id, &stored.data, &request, &policy)?;
+            notes = outcome.notes;
+            changed = outcome.changed;
+            if changed.is_empty() && outcome.member_ops.is_empty() {
+                return Ok(Change::None);
+            }
+            Ok(Change::Update {
+                data: (!changed.is_empty()).then_some(outcome.data),
+                member_ops: outcome.member_ops,
+            })
+        });
+        let modified = self
+            .store
+            .modify_resource(ctx.scope(self.clock.now()), kind, id, mutation)
+            .await?
+            .ok_or_else(|| not_found(kind, id))?;
+        let report = WriteReport {
+            notes,
+            members: modified.members,
+            changed,
+            wrote: modified.changed,
+        };
+        self.view(ctx, modified.resource, &projection, report).await
+    }
+
+    /// DELETE (RFC 7644 §3.6): the resource is gone; its id answers 404 from now on.
+    pub async fn delete(
+        &self,
+        ctx: &ScimCtx,
+        kind: ResourceKind,
+        id: &str,
+        if_match: Option<&str>,
+    ) -> Result<StoredResource> {
+        let check = Box::new(|stored: &StoredResource| precondition(if_match, stored));
+        self.store
+            .delete_resource(ctx.scope(self.clock.now()), kind, id, check)
+            .await?
+            .ok_or_else(|| not_found(kind, id))
+    }
+
+    /// GET with a filter, or POST `/.search` (RFC 7644 §3.4.2, §3.4.3). `kind` is `None`
+    /// for queries at the tenant root, which span both resource types.
+    pub async fn list(
+        &self,
+        ctx: &ScimCtx,
+        kind: Option<ResourceKind>,
+        query: &ListQuery,
+    ) -> Result<ListResponse> {
+        let kinds: Vec<ResourceKind> = match kind {
+            Some(k) => vec![k],
+            None => ResourceKind::ALL.to_vec(),
+        };
+        let unknown = if kind.is_some() {
+            UnknownFilterAttribute::Reject
+        } else {
+            UnknownFilterAttribute::Absent
+        };
+        let parsed = match &query.filter {
+            Some(f) => Some(
+                Filter::parse_with(
+                    f,
+                    ctx.registry.known_urns(),
+                    roster_scim::ParseLimits::default(),
+                )
+                .map_err(roster_scim::FilterError::into_filter_error)?,
+            ),
+            None => None,
+        };
+        let mut kind_filters = Vec::new();
+        for &k in &kinds {
+            let filter = match &parsed {
+                Some(f) => ctx.registry.check_filter(k, f, unknown)?,
+                None => roster_scim::ValidFilter::Const(true),
+            };
+            kind_filters.push(KindFilter { kind: k, filter });
+        }
+        if kind.is_none()
+            && parsed.is_some()
+            && kind_filters
+                .iter()
+                .all(|k| k.filter == roster_scim::ValidFilter::Const(false))
+        {
+            // Every type lacks the attribute: a filter that can match nothing is a mistake.
+            if let Some(f) = &parsed {
+                ctx.registry
+                    .check_filter(ResourceKind::User, f, UnknownFilterAttribute::Reject)?;
+            }
+        }
+        let sort = match &query.sort_by {
+            Some(s) => {
+                let mut resolved = Err(Error::Scim(ScimError::invalid_value(format!(
+                    "cannot sort by {s:?}"
+                ))));
+                for &k in &kinds {
+                    match ctx.registry.check_sort(k, s) {
+                        Ok(a) => {
+                            resolved = Ok(a);
+                            break;
+                        }
+                        Err(e) => resolved = Err(Error::Scim(e)),
+                    }
+                }
+                Some((resolved?, query.sort_order))
+            }
+            None => None,
+        };
+        let limit = query
+            .count
+            .unwrap_or(self.sp_config.default_page_size)
+            .min(self.sp_config.max_results);
+        let page = self
+            .store
+            .query(
+                ctx.tenant.id,
+                &Query {
+                    registry: &ctx.registry,
+                    kinds: kind_filters,
+                    sort,
+                    offset: query.start_index.saturating_sub(1),
+                    limit,
+                    base_url: &ctx.base_url,
+                },
+            )
+            .await?;
+        let args = ProjectionArgs {
+            attributes: query.attributes.clone(),
+            excluded: query.excluded_attributes.clone(),
+        };
+        let mut projections = HashMap::new();
+        for &k in &kinds {
+            projections.insert(k, Self::projection(ctx, k, &args)?);
+        }
+        let views = self.views(ctx, page.resources, &projections).await?;
+        Ok(ListResponse {
+            total_results: page.total,
+            start_index: Some(query.start_index),
+            resources: views.into_iter().map(|v| Value::Object(v.body)).collect(),
+            next_cursor: None,
+            previous_cursor: None,
+        })
+    }
+
+    async fn view(
+        &self,
+        ctx: &ScimCtx,
+        stored: StoredResource,
+        projection: &Projection,
+        report: WriteReport,
+    ) -> Result<ResourceOut> {
+        let projections = HashMap::from([(stored.kind, projection.clone())]);
+        let mut views = self.views(ctx, vec![stored], &projections).await?;
+        let mut out = views
+            .pop()
+            .ok_or_else(|| Error::Storage("rendering lost the resource".into()))?;
+        out.report = report;
+        Ok(out)
+    }
+
+    /// Renders stored resources: derived relations (members / groups) loaded in one query
+    /// per type when the projection keeps them, manager display names in one query.
+    async fn views(
+        &self,
+        ctx: &ScimCtx,
+        resources: Vec<StoredResource>,
+        projections: &HashMap<ResourceKind, Projection>,
+    ) -> Result<Vec<ResourceOut>> {
+        let wants = |kind: ResourceKind| {
+            let name = match kind {
+                ResourceKind::User => "groups",
+                ResourceKind::Group => "members",
+            };
+            projections
+                .get(&kind)
+                .is_none_or(|p| p.includes(&ctx.registry, kind, name))
+        };
+        let pks = |kind: ResourceKind| {
+            resources
+                .iter()
+                .filter(|r| r.kind == kind)
+                .map(|r| r.pk)
+                .collect::<Vec<_>>()
+        };
+        let user_pks = pks(ResourceKind::User);
+        let group_pks = pks(ResourceKind::Group);
+        let groups_of = if wants(ResourceKind::User) && !user_pks.is_empty() {
+            self.store.groups_of(ctx.tenant.id, &user_pks).await?
+        } else {
+            HashMap::new()
+        };
+        let members_of = if wants(ResourceKind::Group) && !group_pks.is_empty() {
+            self.store.members_of(ctx.tenant.id, &group_pks).await?
+        } else {
+            HashMap::new()
+        };
+        let manager_ids: Vec<String> = resources.iter().filter_map(manager_id).collect();
+        let manager_names = if manager_ids.is_empty() {
+            HashMap::new()
+        } else {
+            self.store
+                .user_displays(ctx.tenant.id, &manager_ids)
+                .await?
+        };
+        let mut out = Vec::with_capacity(resources.len());
+        for stored in resources {
+            let location = ctx.location(stored.kind, &stored.id);
+            let meta = Meta {
+                created: stored.created,
+                last_modified: stored.last_modified,
+                version: stored.version,
+                location: location.clone(),
+            };
+            let relations = match stored.kind {
+                ResourceKind::User => wants(ResourceKind::User).then(|| {
+                    related_json(
+                        ctx,
+                        groups_of
+                            .get(&stored.pk)
+                            .map(Vec::as_slice)
+                            .unwrap_or_default(),
+                        true,
+                    )
+                }),
+                ResourceKind::Group => wants(ResourceKind::Group).then(|| {
+                    related_json(
+                        ctx,
+                        members_of
+                            .get(&stored.pk)
+                            .map(Vec::as_slice)
+                            .unwrap_or_default(),
+                        false,
+                    )
+                }),
+            };
+            let mut full = render(
+                &ctx.registry,
+                stored.kind,
+                &stored.id,
+                &stored.data,
+                &meta,
+                Derived { relations },
+            );
+            decorate_manager(ctx, &mut full, &manager_names);
+            let body = match projections.get(&stored.kind) {
+                Some(p) => p.apply(&ctx.registry, stored.kind, &full),
+                None => full,
+            };
+            let name = stored
+                .data
+                .get(if stored.kind == ResourceKind::User {
+                    "userName"
+                } else {
+                    "displayName"
+                })
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string();
+            out.push(ResourceOut {
+                kind: stored.kind,
+                id: stored.id,
+                body,
+                version: stored.version,
+                location,
+                report: WriteReport::default(),
+                name,
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn manager_id(r: &StoredResource) -> Option<String> {
+    r.data
+        .get(ENTERPRISE_USER)?
+        .get("manager")?
+        .get("value")?
+        .as_str()
+        .map(str::to_string)
+}
+
+/// Fills `manager.$ref` and `manager.displayName` when the manager is a known user (F-8).
+fn decorate_manager(
+    ctx: &ScimCtx,
+    resource: &mut Map<String, Value>,
+    names: &HashMap<String, String>,
+) {
+    let Some(Value::Object(manager)) = resource
+        .get_mut(ENTERPRISE_USER)
+        .and_then(|e| e.get_mut("manager"))
+    else {
+        return;
+    };
+    let Some(id) = manager
+        .get("value")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
+        return;
+    };
+    if let Some(name) = names.get(&id) {
+        manager.insert(
+            "$ref".into(),
+            Value::String(ctx.location(ResourceKind::User, &id)),
+        );
+        manager.insert("displayName".into(), Value::String(name.clone()));
+    }
+}
+
+/// `Group.members` or `User.groups` elements (RFC 7643 §4.1.2, §4.2).
+fn related_json(ctx: &ScimCtx, related: &[Related], as_groups: bool) -> Vec<Value> {
+    related
+        .iter()
+        .map(|r| {
+            let mut o = Map::new();
+            o.insert("value".into(), Value::String(r.id.clone()));
+            o.insert("$ref".into(), Value::String(ctx.location(r.kind, &r.id)));
+            o.insert("display".into(), Value::String(r.display.clone()));
+            let ty = if as_groups { "direct" } else { r.kind.name() };
+            o.insert("type".into(), Value::String(ty.into()));
+            Value::Object(o)
+        })
+        .collect()
+}

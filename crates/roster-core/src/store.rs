@@ -1,0 +1,222 @@
+//! The storage interface the services need. `roster-store` implements it on SQLite and
+//! PostgreSQL; every method is scoped to a tenant, and every write is one transaction.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use roster_scim::messages::SortOrder;
+use roster_scim::schema::CustomAttribute;
+use roster_scim::{AttrRef, MemberOp, MemberRef, Registry, ResourceKind, ValidFilter};
+
+use crate::error::Result;
+use crate::model::{
+    Idp, Related, StoredResource, Tenant, TenantId, TenantSettings, TokenRecord, TokenStatus,
+    UnknownMembers,
+};
+
+/// A new resource to insert.
+#[derive(Debug, Clone)]
+pub struct NewResource {
+    pub kind: ResourceKind,
+    pub id: String,
+    pub data: Map<String, Value>,
+    /// Initial members (groups).
+    pub members: Vec<MemberRef>,
+}
+
+/// How membership writes treat ids and types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MemberRules {
+    pub unknown: UnknownMembers,
+    pub nested_groups: bool,
+}
+
+/// Where and when a write happens: the tenant, its schemas (storage indexes attributes by
+/// their characteristics), the time to stamp, and the membership rules.
+#[derive(Debug, Clone, Copy)]
+pub struct WriteScope<'a> {
+    pub tenant: TenantId,
+    pub registry: &'a Registry,
+    pub now: OffsetDateTime,
+    pub rules: MemberRules,
+}
+
+/// What happened to a group's membership in one write.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberReport {
+    pub added: u64,
+    pub removed: u64,
+    /// Member ids that name no resource and were skipped.
+    pub unknown: Vec<String>,
+}
+
+impl MemberReport {
+    pub fn changed(&self) -> bool {
+        self.added > 0 || self.removed > 0
+    }
+}
+
+/// What a modification wants to write.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    /// Nothing to write: the resource stays as it is (no version bump, P13).
+    None,
+    /// New data (if `data` is `Some`) and membership operations, in order.
+    Update {
+        data: Option<Map<String, Value>>,
+        member_ops: Vec<MemberOp>,
+    },
+}
+
+/// The decision a modification makes from the current row, run inside the write
+/// transaction so nothing can change in between.
+pub type Mutation<'a> = Box<dyn FnOnce(&StoredResource) -> Result<Change> + Send + 'a>;
+
+/// A precondition checked on the current row inside the write transaction (If-Match).
+pub type Check<'a> = Box<dyn FnOnce(&StoredResource) -> Result<()> + Send + 'a>;
+
+/// The result of a modification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Modified {
+    pub resource: StoredResource,
+    pub members: MemberReport,
+    /// Whether anything was written (version bumped).
+    pub changed: bool,
+}
+
+/// One resource type's part of a query.
+#[derive(Debug, Clone)]
+pub struct KindFilter {
+    pub kind: ResourceKind,
+    pub filter: ValidFilter,
+}
+
+/// A list query, already resolved against the registry.
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
+    pub registry: &'a Registry,
+    /// The resource types to search, each with its filter.
+    pub kinds: Vec<KindFilter>,
+    pub sort: Option<(AttrRef, SortOrder)>,
+    /// 0-based offset.
+    pub offset: u64,
+    pub limit: u64,
+    /// The tenant's SCIM base URL, for filters on `meta.location` and `$ref`.
+    pub base_url: &'a str,
+}
+
+/// One page of a query.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub total: u64,
+    pub resources: Vec<StoredResource>,
+}
+
+/// A new SCIM token.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub id: String,
+    pub idp: Idp,
+    pub name: String,
+    pub secret_hash: Vec<u8>,
+    pub created_at: OffsetDateTime,
+    pub expires_at: Option<OffsetDateTime>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    // Tenants.
+    async fn create_tenant(
+        &self,
+        slug: &str,
+        settings: &TenantSettings,
+        now: OffsetDateTime,
+    ) -> Result<Tenant>;
+    async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>>;
+    async fn tenants(&self) -> Result<Vec<Tenant>>;
+
+    // SCIM tokens.
+    /// Inserts a token unless the tenant already has `max_tokens`; the count and the insert
+    /// are one transaction, so concurrent creates cannot exceed the limit.
+    async fn insert_token(
+        &self,
+        tenant: TenantId,
+        token: NewToken,
+        max_tokens: u32,
+    ) -> Result<TokenRecord>;
+    /// A token with its tenant, by public id.
+    async fn token_with_tenant(&self, token_id: &str) -> Result<Option<(TokenRecord, Tenant)>>;
+    async fn tokens(&self, tenant: TenantId) -> Result<Vec<TokenRecord>>;
+    async fn set_token_status(
+        &self,
+        tenant: TenantId,
+        token_id: &str,
+        status: TokenStatus,
+    ) -> Result<Option<TokenRecord>>;
+    /// Records a use, unless one was recorded within `min_interval` (so the hot path
+    /// writes at most once a minute per token).
+    async fn touch_token(
+        &self,
+        token_id: &str,
+        now: OffsetDateTime,
+        min_interval: time::Duration,
+    ) -> Result<()>;
+
+    // Custom attributes.
+    async fn custom_attributes(&self, tenant: TenantId) -> Result<Vec<CustomAttribute>>;
+
+    // Resources.
+    /// Inserts a resource (and its initial members). A userName or group displayName
+    /// already in use is [`crate::Error::Duplicate`].
+    async fn create_resource(
+        &self,
+        scope: WriteScope<'_>,
+        resource: NewResource,
+    ) -> Result<(StoredResource, MemberReport)>;
+    async fn get_resource(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<StoredResource>>;
+    /// Loads the resource, runs `mutation` on it and writes the change, all in one
+    /// transaction holding the row. `Ok(None)` when there is no such resource.
+    async fn modify_resource(
+        &self,
+        scope: WriteScope<'_>,
+        kind: ResourceKind,
+        id: &str,
+        mutation: Mutation<'_>,
+    ) -> Result<Option<Modified>>;
+    /// Deletes a resource after `check` accepts its current state; memberships go with it,
+    /// and users it managed lose their `manager` (A19.4, A19.6). `Ok(None)` if absent.
+    async fn delete_resource(
+        &self,
+        scope: WriteScope<'_>,
+        kind: ResourceKind,
+        id: &str,
+        check: Check<'_>,
+    ) -> Result<Option<StoredResource>>;
+    async fn query(&self, tenant: TenantId, query: &Query<'_>) -> Result<Page>;
+    /// Members of each group (by storage key), in the order they were added.
+    async fn members_of(
+        &self,
+        tenant: TenantId,
+        groups: &[i64],
+    ) -> Result<HashMap<i64, Vec<Related>>>;
+    /// Groups each user (by storage key) belongs to directly.
+    async fn groups_of(
+        &self,
+        tenant: TenantId,
+        users: &[i64],
+    ) -> Result<HashMap<i64, Vec<Related>>>;
+    /// Display names of users by SCIM id (for `manager.displayName`).
+    async fn user_displays(
+        &self,
+        tenant: TenantId,
+        ids: &[String],
+    ) -> Result<HashMap<String, String>>;
+}

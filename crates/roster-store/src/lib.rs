@@ -1,0 +1,358 @@
+//! Roster's [`Store`] on SQLite (embedded, the default) and PostgreSQL, through sqlx's
+//! `Any` driver so that one code path serves both: the SQL is portable except for the few
+//! places [`Backend`] words differently. Business rules live in roster-core; this crate
+//! knows how to keep data, index it, and answer resolved filters exactly.
+
+mod admin;
+mod index;
+mod resources;
+mod sql;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyArguments, AnyConnectOptions, AnyPoolOptions};
+use sqlx::migrate::Migrator;
+use sqlx::query::Query;
+use sqlx::{Any, AnyPool, Executor};
+
+use roster_core::Error;
+
+pub use sql::Backend;
+
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The schema versions each backend's migrations define (they must match).
+pub fn migration_versions(backend: Backend) -> Vec<(i64, String)> {
+    let migrator = match backend {
+        Backend::Sqlite => &SQLITE_MIGRATIONS,
+        Backend::Postgres => &POSTGRES_MIGRATIONS,
+    };
+    migrator
+        .iter()
+        .map(|m| (m.version, m.description.to_string()))
+        .collect()
+}
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// The most connections to hold (readers, for SQLite; SQLite has one writer).
+    pub max_connections: u32,
+    /// PostgreSQL: the schema to use (created if missing); tests isolate themselves this way.
+    pub pg_schema: Option<String>,
+    /// Run migrations when connecting.
+    pub migrate: bool,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            max_connections: 8,
+            pg_schema: None,
+            migrate: true,
+        }
+    }
+}
+
+/// The store: a read pool and a write pool (the same pool on PostgreSQL; a single
+/// connection on SQLite, so writers queue in-process instead of failing with SQLITE_BUSY).
+#[derive(Debug, Clone)]
+pub struct SqlStore {
+    read: AnyPool,
+    write: AnyPool,
+    backend: Backend,
+}
+
+fn db_err(e: sqlx::Error) -> Error {
+    Error::storage(e)
+}
+
+/// Whether a database error is a unique-constraint violation.
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+impl SqlStore {
+    /// Opens (and by default migrates) the database at `url`: `sqlite://PATH` or
+    /// `postgres://...`. A SQLite file is created if missing.
+    pub async fn connect(url: &str, options: &StoreOptions) -> Result<SqlStore, Error> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(Error::Invalid(format!(
+                "unsupported database URL {url:?}: use sqlite://PATH or postgres://..."
+            )));
+        };
+        let store = match backend {
+            Backend::Sqlite => {
+                let url = if url.contains("mode=") {
+                    url.to_string()
+                } else if url.contains('?') {
+                    format!("{url}&mode=rwc")
+                } else {
+                    format!("{url}?mode=rwc")
+                };
+                let connect = AnyConnectOptions::from_str(&url).map_err(db_err)?;
+                let pool = |max: u32| {
+                    AnyPoolOptions::new()
+                        .max_connections(max)
+                        .min_connections(1)
+                        .acquire_timeout(Duration::from_secs(30))
+                        .after_connect(|conn, _| {
+                            Box::pin(async move {
+                                // WAL with full sync: readers never block the writer, and a
+                                // commit is on disk before it is acknowledged.
+                                conn.execute("PRAGMA journal_mode = WAL").await?;
+                                conn.execute("PRAGMA synchronous = FULL").await?;
+                                conn.execute("PRAGMA foreign_keys = ON").await?;
+                                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                                Ok(())
+                            })
+                        })
+                };
+                let write = pool(1)
+                    .connect_with(connect.clone())
+                    .await
+                    .map_err(db_err)?;
+                if options.migrate {
+                    SQLITE_MIGRATIONS
+                        .run(&write)
+                        .await
+                        .map_err(|e| Error::storage(format!("migration failed: {e}")))?;
+                }
+                let read = pool(options.max_connections.max(1))
+                    .connect_with(connect)
+                    .await
+                    .map_err(db_err)?;
+                SqlStore {
+                    read,
+                    write,
+                    backend,
+                }
+            }
+            Backend::Postgres => {
+                let connect = AnyConnectOptions::from_str(url).map_err(db_err)?;
+                if let Some(schema) = &options.pg_schema {
+                    if !schema
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
+                    {
+                        return Err(Error::Invalid(format!("invalid schema name {schema:?}")));
+                    }
+                    let admin = AnyPoolOptions::new()
+                        .max_connections(1)
+                        .connect_with(connect.clone())
+                        .await
+                        .map_err(db_err)?;
+                    admin
+                        .execute(sqlx::AssertSqlSafe(format!(
+                            "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+                        )))
+                        .await
+                        .map_err(db_err)?;
+                    admin.close().await;
+                }
+                let schema = options.pg_schema.clone();
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections.max(2))
+                    .acquire_timeout(Duration::from_secs(30))
+                    .after_connect(move |conn, _| {
+                        let schema = schema.clone();
+                        Box::pin(async move {
+                            if let Some(schema) = schema {
+                                conn.execute(sqlx::AssertSqlSafe(format!(
+                                    "SET search_path TO \"{schema}\""
+                                )))
+                                .await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect_with(connect)
+                    .await
+                    .map_err(db_err)?;
+                if options.migrate {
+                    POSTGRES_MIGRATIONS
+                        .run(&pool)
+                        .await
+                        .map_err(|e| Error::storage(format!("migration failed: {e}")))?;
+                }
+                SqlStore {
+                    read: pool.clone(),
+                    write: pool,
+                    backend,
+                }
+            }
+        };
+        Ok(store)
+    }
+
+    /// Applies any pending migrations (for `roster migrate`).
+    pub async fn migrate(&self) -> Result<(), Error> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator
+            .run(&self.write)
+            .await
+            .map_err(|e| Error::storage(format!("migration failed: {e}")))
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Closes the pools (waits for connections to be returned).
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}
+
+/// Builds a query from compiled SQL and its arguments.
+fn query(sql: sql::Sql) -> Query<'static, Any, AnyArguments> {
+    let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.text));
+    for arg in sql.args {
+        q = match arg {
+            sql::Arg::Int(i) => q.bind(i),
+            sql::Arg::Float(f) => q.bind(f),
+            sql::Arg::Text(s) => q.bind(s),
+            sql::Arg::NullText => q.bind(Option::<String>::None),
+            sql::Arg::NullFloat => q.bind(Option::<f64>::None),
+        };
+    }
+    q
+}
+
+#[async_trait::async_trait]
+impl roster_core::Store for SqlStore {
+    async fn create_tenant(
+        &self,
+        slug: &str,
+        settings: &roster_core::TenantSettings,
+        now: time::OffsetDateTime,
+    ) -> Result<roster_core::Tenant, Error> {
+        self.create_tenant_impl(slug, settings, now).await
+    }
+    async fn tenant_by_slug(&self, slug: &str) -> Result<Option<roster_core::Tenant>, Error> {
+        self.tenant_by_slug_impl(slug).await
+    }
+    async fn tenants(&self) -> Result<Vec<roster_core::Tenant>, Error> {
+        self.tenants_impl().await
+    }
+    async fn insert_token(
+        &self,
+        tenant: roster_core::TenantId,
+        token: roster_core::store::NewToken,
+        max_tokens: u32,
+    ) -> Result<roster_core::TokenRecord, Error> {
+        self.insert_token_impl(tenant, token, max_tokens).await
+    }
+    async fn token_with_tenant(
+        &self,
+        token_id: &str,
+    ) -> Result<Option<(roster_core::TokenRecord, roster_core::Tenant)>, Error> {
+        self.token_with_tenant_impl(token_id).await
+    }
+    async fn tokens(
+        &self,
+        tenant: roster_core::TenantId,
+    ) -> Result<Vec<roster_core::TokenRecord>, Error> {
+        self.tokens_impl(tenant).await
+    }
+    async fn set_token_status(
+        &self,
+        tenant: roster_core::TenantId,
+        token_id: &str,
+        status: roster_core::TokenStatus,
+    ) -> Result<Option<roster_core::TokenRecord>, Error> {
+        self.set_token_status_impl(tenant, token_id, status).await
+    }
+    async fn touch_token(
+        &self,
+        token_id: &str,
+        now: time::OffsetDateTime,
+        min_interval: time::Duration,
+    ) -> Result<(), Error> {
+        self.touch_token_impl(token_id, now, min_interval).await
+    }
+    async fn custom_attributes(
+        &self,
+        tenant: roster_core::TenantId,
+    ) -> Result<Vec<roster_scim::schema::CustomAttribute>, Error> {
+        self.custom_attributes_impl(tenant).await
+    }
+    async fn create_resource(
+        &self,
+        scope: roster_core::store::WriteScope<'_>,
+        resource: roster_core::store::NewResource,
+    ) -> Result<
+        (
+            roster_core::StoredResource,
+            roster_core::store::MemberReport,
+        ),
+        Error,
+    > {
+        self.create_resource_impl(scope, resource).await
+    }
+    async fn get_resource(
+        &self,
+        tenant: roster_core::TenantId,
+        kind: roster_scim::ResourceKind,
+        id: &str,
+    ) -> Result<Option<roster_core::StoredResource>, Error> {
+        self.get_resource_impl(tenant, kind, id).await
+    }
+    async fn modify_resource(
+        &self,
+        scope: roster_core::store::WriteScope<'_>,
+        kind: roster_scim::ResourceKind,
+        id: &str,
+        mutation: roster_core::store::Mutation<'_>,
+    ) -> Result<Option<roster_core::store::Modified>, Error> {
+        self.modify_resource_impl(scope, kind, id, mutation).await
+    }
+    async fn delete_resource(
+        &self,
+        scope: roster_core::store::WriteScope<'_>,
+        kind: roster_scim::ResourceKind,
+        id: &str,
+        check: roster_core::store::Check<'_>,
+    ) -> Result<Option<roster_core::StoredResource>, Error> {
+        self.delete_resource_impl(scope, kind, id, check).await
+    }
+    async fn query(
+        &self,
+        tenant: roster_core::TenantId,
+        query: &roster_core::store::Query<'_>,
+    ) -> Result<roster_core::store::Page, Error> {
+        self.query_impl(tenant, query).await
+    }
+    async fn members_of(
+        &self,
+        tenant: roster_core::TenantId,
+        groups: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<roster_core::Related>>, Error> {
+        self.members_of_impl(tenant, groups).await
+    }
+    async fn groups_of(
+        &self,
+        tenant: roster_core::TenantId,
+        users: &[i64],
+    ) -> Result<std::collections::HashMap<i64, Vec<roster_core::Related>>, Error> {
+        self.groups_of_impl(tenant, users).await
+    }
+    async fn user_displays(
+        &self,
+        tenant: roster_core::TenantId,
+        ids: &[String],
+    ) -> Result<std::collections::HashMap<String, String>, Error> {
+        self.user_displays_impl(tenant, ids).await
+    }
+}

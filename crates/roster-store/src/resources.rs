@@ -1,0 +1,785 @@
+//! Users, groups and memberships.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, Row};
+
+use roster_core::model::{Related, StoredResource, TenantId, UnknownMembers};
+use roster_core::store::{
+    Change, Check, MemberReport, Modified, Mutation, NewResource, Page, Query, WriteScope,
+};
+use roster_core::{Error, Result};
+use roster_scim::resource::MemberType;
+use roster_scim::schema::ENTERPRISE_USER;
+use roster_scim::{MemberOp, MemberRef, ResourceKind, ScimError, text};
+
+use crate::index::{columns, value_rows};
+use crate::sql::{
+    Compiler, Sql, from_nanos, kind_code, kind_from_code, manager_value_path, nanos, order_by,
+};
+use crate::{SqlStore, db_err, is_unique_violation, query};
+
+const RESOURCE_COLUMNS: &str = "r.pk, r.kind, r.id, r.data, r.created, r.last_modified, r.version";
+
+/// How many ids or rows go into one statement.
+const CHUNK: usize = 400;
+
+fn resource_from_row(row: &AnyRow) -> Result<StoredResource> {
+    let code: i64 = row.try_get("kind").map_err(db_err)?;
+    let data: String = row.try_get("data").map_err(db_err)?;
+    let data: Map<String, Value> = serde_json::from_str(&data)
+        .map_err(|e| Error::storage(format!("corrupt resource data: {e}")))?;
+    Ok(StoredResource {
+        pk: row.try_get("pk").map_err(db_err)?,
+        kind: kind_from_code(code)
+            .ok_or_else(|| Error::storage(format!("unknown resource kind {code}")))?,
+        id: row.try_get("id").map_err(db_err)?,
+        data,
+        created: from_nanos(row.try_get("created").map_err(db_err)?),
+        last_modified: from_nanos(row.try_get("last_modified").map_err(db_err)?),
+        version: row.try_get("version").map_err(db_err)?,
+    })
+}
+
+fn duplicate(kind: ResourceKind, data: &Map<String, Value>) -> Error {
+    let attr = if kind == ResourceKind::User {
+        "userName"
+    } else {
+        "displayName"
+    };
+    Error::Duplicate {
+        kind,
+        value: data
+            .get(attr)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string(),
+    }
+}
+
+impl SqlStore {
+    pub(crate) async fn create_resource_impl(
+        &self,
+        scope: WriteScope<'_>,
+        resource: NewResource,
+    ) -> Result<(StoredResource, MemberReport)> {
+        let mut tx = self
+            .write
+            .begin_with(self.backend.begin_write())
+            .await
+            .map_err(db_err)?;
+        let cols = columns(resource.kind, &resource.data);
+        let data_text = serde_json::to_string(&resource.data).map_err(Error::storage)?;
+        let now = nanos(scope.now);
+        let pk: i64 = sqlx::query_scalar(
+            "INSERT INTO resources (tenant_id, kind, id, unique_key, external_id, active, display, display_key, created, last_modified, version, data) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, 1, $10) RETURNING pk",
+        )
+        .bind(scope.tenant)
+        .bind(kind_code(resource.kind))
+        .bind(&resource.id)
+        .bind(&cols.unique_key)
+        .bind(cols.external_id.clone())
+        .bind(cols.active)
+        .bind(&cols.display)
+        .bind(&cols.display_key)
+        .bind(now)
+        .bind(data_text)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { duplicate(resource.kind, &resource.data) } else { db_err(e) })?;
+        let rows = value_rows(scope.registry, resource.kind, &resource.data);
+        self.insert_values(&mut tx, scope.tenant, pk, &rows).await?;
+        let stored = StoredResource {
+            pk,
+            kind: resource.kind,
+            id: resource.id,
+            data: resource.data,
+            created: scope.now,
+            last_modified: scope.now,
+            version: 1,
+        };
+        let report = if resource.kind == ResourceKind::Group && !resource.members.is_empty() {
+            self.apply_member_ops(&mut tx, &scope, &stored, &[MemberOp::Add(resource.members)])
+                .await?
+        } else {
+            MemberReport::default()
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok((stored, report))
+    }
+
+    pub(crate) async fn get_resource_impl(
+        &self,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<StoredResource>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.id = $1 AND r.tenant_id = $2 AND r.kind = $3"
+        )))
+        .bind(id)
+        .bind(tenant)
+        .bind(kind_code(kind))
+        .fetch_optional(&self.read)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(resource_from_row).transpose()
+    }
+
+    async fn load_for_update(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: TenantId,
+        kind: ResourceKind,
+        id: &str,
+    ) -> Result<Option<StoredResource>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.id = $1 AND r.tenant_id = $2 AND r.kind = $3{}",
+            self.backend.for_update()
+        )))
+        .bind(id)
+        .bind(tenant)
+        .bind(kind_code(kind))
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        row.as_ref().map(resource_from_row).transpose()
+    }
+
+    pub(crate) async fn modify_resource_impl(
+        &self,
+        scope: WriteScope<'_>,
+        kind: ResourceKind,
+        id: &str,
+        mutation: Mutation<'_>,
+    ) -> Result<Option<Modified>> {
+        let mut tx = self
+            .write
+            .begin_with(self.backend.begin_write())
+            .await
+            .map_err(db_err)?;
+        let Some(stored) = self
+            .load_for_update(&mut tx, scope.tenant, kind, id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (data, member_ops) = match mutation(&stored)? {
+            Change::None => {
+                return Ok(Some(Modified {
+                    resource: stored,
+                    members: MemberReport::default(),
+                    changed: false,
+                }));
+            }
+            Change::Update { data, member_ops } => (data, member_ops),
+        };
+        let members = if member_ops.is_empty() {
+            MemberReport::default()
+        } else {
+            self.apply_member_ops(&mut tx, &scope, &stored, &member_ops)
+                .await?
+        };
+        if data.is_none() && !members.changed() {
+            tx.commit().await.map_err(db_err)?;
+            return Ok(Some(Modified {
+                resource: stored,
+                members,
+                changed: false,
+            }));
+        }
+        let mut updated = stored.clone();
+        updated.version += 1;
+        updated.last_modified = scope.now;
+        match data {
+            Some(data) => {
+                updated.data = data;
+                self.write_data(&mut tx, &scope, &updated, stored.version)
+                    .await?;
+            }
+            None => {
+                sqlx::query("UPDATE resources SET version = $1, last_modified = $2 WHERE pk = $3 AND version = $4")
+                    .bind(updated.version)
+                    .bind(nanos(scope.now))
+                    .bind(updated.pk)
+                    .bind(stored.version)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(Modified {
+            resource: updated,
+            members,
+            changed: true,
+        }))
+    }
+
+    /// Rewrites a resource's data, columns and value rows (the version check guards
+    /// against a lost update even if the row lock were ever missing).
+    async fn write_data(
+        &self,
+        conn: &mut AnyConnection,
+        scope: &WriteScope<'_>,
+        updated: &StoredResource,
+        expected_version: i64,
+    ) -> Result<()> {
+        let cols = columns(updated.kind, &updated.data);
+        let data_text = serde_json::to_string(&updated.data).map_err(Error::storage)?;
+        let result = sqlx::query(
+            "UPDATE resources SET unique_key = $1, external_id = $2, active = $3, display = $4, display_key = $5, \
+             data = $6, version = $7, last_modified = $8 WHERE pk = $9 AND version = $10",
+        )
+        .bind(&cols.unique_key)
+        .bind(cols.external_id.clone())
+        .bind(cols.active)
+        .bind(&cols.display)
+        .bind(&cols.display_key)
+        .bind(data_text)
+        .bind(updated.version)
+        .bind(nanos(updated.last_modified))
+        .bind(updated.pk)
+        .bind(expected_version)
+        .execute(&mut *conn)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { duplicate(updated.kind, &updated.data) } else { db_err(e) })?;
+        if result.rows_affected() != 1 {
+            return Err(Error::storage(format!(
+                "resource {} changed underneath a locked update",
+                updated.id
+            )));
+        }
+        sqlx::query("DELETE FROM resource_values WHERE resource_pk = $1")
+            .bind(updated.pk)
+            .execute(&mut *conn)
+            .await
+            .map_err(db_err)?;
+        let rows = value_rows(scope.registry, updated.kind, &updated.data);
+        self.insert_values(conn, scope.tenant, updated.pk, &rows)
+            .await
+    }
+
+    async fn insert_values(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: TenantId,
+        pk: i64,
+        rows: &[crate::index::ValueRow],
+    ) -> Result<()> {
+        for chunk in rows.chunks(CHUNK / 4) {
+            let mut sql = Sql::new(self.backend);
+            sql.push("INSERT INTO resource_values (resource_pk, tenant_id, path, elem, str, num) VALUES ");
+            for (i, row) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind_int(pk)
+                    .push(", ")
+                    .bind_int(tenant)
+                    .push(", ")
+                    .bind_text(row.path.clone())
+                    .push(", ");
+                sql.bind_int(row.elem).push(", ");
+                match &row.str {
+                    Some(s) => sql.bind_text(s.clone()),
+                    None => sql.bind(crate::sql::Arg::NullText),
+                };
+                sql.push(", ");
+                match row.num {
+                    Some(n) => sql.bind(crate::sql::Arg::Float(n)),
+                    None => sql.bind(crate::sql::Arg::NullFloat),
+                };
+                sql.push(")");
+            }
+            query(sql).execute(&mut *conn).await.map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// Resolves member ids to storage keys and kinds, within the tenant.
+    async fn resolve_ids(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: TenantId,
+        ids: &[String],
+    ) -> Result<HashMap<String, (i64, ResourceKind)>> {
+        let mut out = HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(CHUNK) {
+            let mut sql = Sql::new(self.backend);
+            sql.push("SELECT pk, kind, id FROM resources WHERE tenant_id = ")
+                .bind_int(tenant)
+                .push(" AND id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_text(id.clone());
+            }
+            sql.push(")");
+            for row in query(sql).fetch_all(&mut *conn).await.map_err(db_err)? {
+                let code: i64 = row.try_get("kind").map_err(db_err)?;
+                let kind = kind_from_code(code).ok_or_else(|| Error::storage("unknown kind"))?;
+                out.insert(
+                    row.try_get("id").map_err(db_err)?,
+                    (row.try_get("pk").map_err(db_err)?, kind),
+                );
+            }
+        }
+        Ok(out)
+    }
+
+    /// Resolves member references, applying the tenant's rules: unknown ids skipped (and
+    /// reported) or refused; group members only with nested groups on; a declared `type`
+    /// must match; a group cannot contain itself.
+    async fn resolve_members(
+        &self,
+        conn: &mut AnyConnection,
+        scope: &WriteScope<'_>,
+        group: &StoredResource,
+        refs: &[MemberRef],
+        report: &mut MemberReport,
+    ) -> Result<Vec<(i64, ResourceKind)>> {
+        let ids: Vec<String> = refs.iter().map(|m| m.value.clone()).collect();
+        let found = self.resolve_ids(conn, scope.tenant, &ids).await?;
+        let mut unknown = Vec::new();
+        let mut out = Vec::with_capacity(refs.len());
+        for m in refs {
+            let Some(&(pk, kind)) = found.get(&m.value) else {
+                unknown.push(m.value.clone());
+                continue;
+            };
+            if pk == group.pk {
+                return Err(Error::Scim(ScimError::invalid_value(format!(
+                    "group {} cannot be a member of itself",
+                    group.id
+                ))));
+            }
+            let declared = m.member_type.map(|t| match t {
+                MemberType::User => ResourceKind::User,
+                MemberType::Group => ResourceKind::Group,
+            });
+            if declared.is_some_and(|d| d != kind) {
+                return Err(Error::Scim(ScimError::invalid_value(format!(
+                    "member {} is a {}, not a {}",
+                    m.value,
+                    kind.name(),
+                    declared.map_or("", |d| d.name())
+                ))));
+            }
+            if kind == ResourceKind::Group && !scope.rules.nested_groups {
+                return Err(Error::Scim(ScimError::invalid_value(format!(
+                    "member {} is a group; nested groups are not enabled for this tenant",
+                    m.value
+                ))));
+            }
+            out.push((pk, kind));
+        }
+        if !unknown.is_empty() {
+            if scope.rules.unknown == UnknownMembers::Reject {
+                return Err(Error::Scim(ScimError::invalid_value(format!(
+                    "no user or group has the member id(s) {}",
+                    unknown.join(", ")
+                ))));
+            }
+            report.unknown.extend(unknown);
+        }
+        Ok(out)
+    }
+
+    async fn insert_memberships(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: TenantId,
+        group_pk: i64,
+        members: &[(i64, ResourceKind)],
+    ) -> Result<u64> {
+        let mut added = 0;
+        for chunk in members.chunks(CHUNK / 4) {
+            let mut sql = Sql::new(self.backend);
+            sql.push(
+                "INSERT INTO memberships (group_pk, member_pk, tenant_id, member_kind) VALUES ",
+            );
+            for (i, (pk, kind)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.push("(")
+                    .bind_int(group_pk)
+                    .push(", ")
+                    .bind_int(*pk)
+                    .push(", ")
+                    .bind_int(tenant)
+                    .push(", ");
+                sql.bind_int(kind_code(*kind)).push(")");
+            }
+            sql.push(" ON CONFLICT DO NOTHING");
+            added += query(sql)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        }
+        Ok(added)
+    }
+
+    async fn delete_memberships(
+        &self,
+        conn: &mut AnyConnection,
+        group_pk: i64,
+        member_pks: &[i64],
+    ) -> Result<u64> {
+        let mut removed = 0;
+        for chunk in member_pks.chunks(CHUNK) {
+            let mut sql = Sql::new(self.backend);
+            sql.push("DELETE FROM memberships WHERE group_pk = ")
+                .bind_int(group_pk)
+                .push(" AND member_pk IN (");
+            for (i, pk) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_int(*pk);
+            }
+            sql.push(")");
+            removed += query(sql)
+                .execute(&mut *conn)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+        }
+        Ok(removed)
+    }
+
+    /// Applies membership operations in order, as set operations: O(changed members),
+    /// except `replace` (which must compare with the whole set) and filters that are not
+    /// plain id lists (which must read the members they test).
+    async fn apply_member_ops(
+        &self,
+        conn: &mut AnyConnection,
+        scope: &WriteScope<'_>,
+        group: &StoredResource,
+        ops: &[MemberOp],
+    ) -> Result<MemberReport> {
+        let mut report = MemberReport::default();
+        for op in ops {
+            match op {
+                MemberOp::Add(refs) => {
+                    let members = self
+                        .resolve_members(conn, scope, group, refs, &mut report)
+                        .await?;
+                    report.added += self
+                        .insert_memberships(conn, scope.tenant, group.pk, &members)
+                        .await?;
+                }
+                MemberOp::Remove(ids) => {
+                    let found = self.resolve_ids(conn, scope.tenant, ids).await?;
+                    let pks: Vec<i64> = found.values().map(|(pk, _)| *pk).collect();
+                    report.removed += self.delete_memberships(conn, group.pk, &pks).await?;
+                }
+                MemberOp::RemoveWhere(filter) => {
+                    let current = self.member_rows(conn, group.pk).await?;
+                    let pks: Vec<i64> = current
+                        .iter()
+                        .filter(|(_, related)| {
+                            let element = serde_json::json!({
+                                "value": related.id,
+                                "type": related.kind.name(),
+                                "display": related.display,
+                            });
+                            filter.matches_element(&element)
+                        })
+                        .map(|(pk, _)| *pk)
+                        .collect();
+                    report.removed += self.delete_memberships(conn, group.pk, &pks).await?;
+                }
+                MemberOp::Replace(refs) => {
+                    let wanted = self
+                        .resolve_members(conn, scope, group, refs, &mut report)
+                        .await?;
+                    let wanted_pks: HashSet<i64> = wanted.iter().map(|(pk, _)| *pk).collect();
+                    let current: HashSet<i64> = self
+                        .member_rows(conn, group.pk)
+                        .await?
+                        .into_iter()
+                        .map(|(pk, _)| pk)
+                        .collect();
+                    let to_remove: Vec<i64> = current.difference(&wanted_pks).copied().collect();
+                    let to_add: Vec<(i64, ResourceKind)> = wanted
+                        .into_iter()
+                        .filter(|(pk, _)| !current.contains(pk))
+                        .collect();
+                    report.removed += self.delete_memberships(conn, group.pk, &to_remove).await?;
+                    report.added += self
+                        .insert_memberships(conn, scope.tenant, group.pk, &to_add)
+                        .await?;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    async fn member_rows(
+        &self,
+        conn: &mut AnyConnection,
+        group_pk: i64,
+    ) -> Result<Vec<(i64, Related)>> {
+        let rows = sqlx::query(
+            "SELECT u.pk, u.id, u.kind, u.display FROM memberships m JOIN resources u ON u.pk = m.member_pk \
+             WHERE m.group_pk = $1 ORDER BY u.pk",
+        )
+        .bind(group_pk)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|row| {
+                let code: i64 = row.try_get("kind").map_err(db_err)?;
+                Ok((
+                    row.try_get("pk").map_err(db_err)?,
+                    Related {
+                        id: row.try_get("id").map_err(db_err)?,
+                        kind: kind_from_code(code).ok_or_else(|| Error::storage("unknown kind"))?,
+                        display: row.try_get("display").map_err(db_err)?,
+                    },
+                ))
+            })
+            .collect()
+    }
+
+    pub(crate) async fn delete_resource_impl(
+        &self,
+        scope: WriteScope<'_>,
+        kind: ResourceKind,
+        id: &str,
+        check: Check<'_>,
+    ) -> Result<Option<StoredResource>> {
+        let mut tx = self
+            .write
+            .begin_with(self.backend.begin_write())
+            .await
+            .map_err(db_err)?;
+        let Some(stored) = self
+            .load_for_update(&mut tx, scope.tenant, kind, id)
+            .await?
+        else {
+            return Ok(None);
+        };
+        check(&stored)?;
+        // Groups that lose a member change too (their version moves with their members).
+        sqlx::query(
+            "UPDATE resources SET version = version + 1, last_modified = $1 \
+             WHERE pk IN (SELECT group_pk FROM memberships WHERE member_pk = $2)",
+        )
+        .bind(nanos(scope.now))
+        .bind(stored.pk)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if kind == ResourceKind::User {
+            self.clear_manager_references(&mut tx, &scope, &stored.id)
+                .await?;
+        }
+        sqlx::query("DELETE FROM resources WHERE pk = $1")
+            .bind(stored.pk)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(stored))
+    }
+
+    /// A19.6: users managed by a deleted user lose their `manager`, so no response ever
+    /// points at a 404.
+    async fn clear_manager_references(
+        &self,
+        conn: &mut AnyConnection,
+        scope: &WriteScope<'_>,
+        manager_id: &str,
+    ) -> Result<()> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.tenant_id = $1 AND r.kind = 1 AND EXISTS \
+             (SELECT 1 FROM resource_values v WHERE v.resource_pk = r.pk AND v.path = $2 AND v.str = $3)"
+        )))
+        .bind(scope.tenant)
+        .bind(manager_value_path())
+        .bind(text::nfc(manager_id).into_owned())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(db_err)?;
+        for row in rows {
+            let mut report = resource_from_row(&row)?;
+            let old_version = report.version;
+            if let Some(Value::Object(ext)) = report.data.get_mut(ENTERPRISE_USER) {
+                ext.remove("manager");
+                if ext.is_empty() {
+                    report.data.remove(ENTERPRISE_USER);
+                }
+            }
+            report.version += 1;
+            report.last_modified = scope.now;
+            self.write_data(conn, scope, &report, old_version).await?;
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn query_impl(&self, tenant: TenantId, q: &Query<'_>) -> Result<Page> {
+        let mut filter = Sql::new(self.backend);
+        filter
+            .push("r.tenant_id = ")
+            .bind_int(tenant)
+            .push(" AND (");
+        for (i, kf) in q.kinds.iter().enumerate() {
+            if i > 0 {
+                filter.push(" OR ");
+            }
+            filter.push(&format!("(r.kind = {} AND ", kind_code(kf.kind)));
+            Compiler {
+                registry: q.registry,
+                kind: kf.kind,
+                base_url: q.base_url,
+            }
+            .filter(&mut filter, &kf.filter);
+            filter.push(")");
+        }
+        filter.push(")");
+        if q.kinds.is_empty() {
+            filter.push("1=0");
+        }
+        let mut count_sql = Sql::new(self.backend);
+        count_sql
+            .push("SELECT COUNT(*) AS n FROM resources r WHERE ")
+            .push(&filter.text);
+        count_sql.args = filter.args.clone();
+
+        // One snapshot for the count and the page, so totalResults agrees with the rows.
+        let begin = match self.backend {
+            crate::Backend::Sqlite => "BEGIN",
+            crate::Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+        };
+        let mut tx = self.read.begin_with(begin).await.map_err(db_err)?;
+        let total: i64 = query(count_sql)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .try_get("n")
+            .map_err(db_err)?;
+        let total = u64::try_from(total).unwrap_or(0);
+        let mut resources = Vec::new();
+        if q.limit > 0 && q.offset < total {
+            let mut page = filter;
+            page.text = format!(
+                "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE {}",
+                page.text
+            );
+            let sort_kind = q.kinds.first().map_or(ResourceKind::User, |k| k.kind);
+            order_by(
+                &mut page,
+                &Compiler {
+                    registry: q.registry,
+                    kind: sort_kind,
+                    base_url: q.base_url,
+                },
+                q.sort.as_ref(),
+            );
+            page.push(" LIMIT ")
+                .bind_int(i64::try_from(q.limit).unwrap_or(i64::MAX));
+            page.push(" OFFSET ")
+                .bind_int(i64::try_from(q.offset).unwrap_or(i64::MAX));
+            for row in query(page).fetch_all(&mut *tx).await.map_err(db_err)? {
+                resources.push(resource_from_row(&row)?);
+            }
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(Page { total, resources })
+    }
+
+    /// Related resources for a set of storage keys, in one query per chunk.
+    async fn related(
+        &self,
+        tenant: TenantId,
+        pks: &[i64],
+        as_groups: bool,
+    ) -> Result<HashMap<i64, Vec<Related>>> {
+        let (key, join) = if as_groups {
+            ("m.member_pk", "m.group_pk")
+        } else {
+            ("m.group_pk", "m.member_pk")
+        };
+        let mut out: HashMap<i64, Vec<Related>> = HashMap::new();
+        for chunk in pks.chunks(CHUNK) {
+            let mut sql = Sql::new(self.backend);
+            sql.push(&format!(
+                "SELECT {key} AS owner, u.id, u.kind, u.display FROM memberships m JOIN resources u ON u.pk = {join} \
+                 WHERE m.tenant_id = "
+            ));
+            sql.bind_int(tenant).push(&format!(" AND {key} IN ("));
+            for (i, pk) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_int(*pk);
+            }
+            sql.push(&format!(") ORDER BY {key}, u.pk"));
+            for row in query(sql).fetch_all(&self.read).await.map_err(db_err)? {
+                let code: i64 = row.try_get("kind").map_err(db_err)?;
+                out.entry(row.try_get("owner").map_err(db_err)?)
+                    .or_default()
+                    .push(Related {
+                        id: row.try_get("id").map_err(db_err)?,
+                        kind: kind_from_code(code).ok_or_else(|| Error::storage("unknown kind"))?,
+                        display: row.try_get("display").map_err(db_err)?,
+                    });
+            }
+        }
+        Ok(out)
+    }
+
+    pub(crate) async fn members_of_impl(
+        &self,
+        tenant: TenantId,
+        groups: &[i64],
+    ) -> Result<HashMap<i64, Vec<Related>>> {
+        self.related(tenant, groups, false).await
+    }
+
+    pub(crate) async fn groups_of_impl(
+        &self,
+        tenant: TenantId,
+        users: &[i64],
+    ) -> Result<HashMap<i64, Vec<Related>>> {
+        self.related(tenant, users, true).await
+    }
+
+    pub(crate) async fn user_displays_impl(
+        &self,
+        tenant: TenantId,
+        ids: &[String],
+    ) -> Result<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for chunk in ids.chunks(CHUNK) {
+            let mut sql = Sql::new(self.backend);
+            sql.push("SELECT id, display FROM resources WHERE tenant_id = ")
+                .bind_int(tenant)
+                .push(" AND kind = 1 AND id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_text(id.clone());
+            }
+            sql.push(")");
+            for row in query(sql).fetch_all(&self.read).await.map_err(db_err)? {
+                out.insert(
+                    row.try_get("id").map_err(db_err)?,
+                    row.try_get("display").map_err(db_err)?,
+                );
+            }
+        }
+        Ok(out)
+    }
+}

@@ -137,6 +137,12 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Tenant>;
     async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>>;
     async fn tenants(&self) -> Result<Vec<Tenant>>;
+    /// Replaces a tenant's settings; bumps its schema version when the vendor changes.
+    async fn update_tenant_settings(
+        &self,
+        tenant: TenantId,
+        settings: &TenantSettings,
+    ) -> Result<Tenant>;
 
     // SCIM tokens.
     /// Inserts a token unless the tenant already has `max_tokens`; the count and the insert

@@ -94,6 +94,27 @@ impl SqlStore {
         rows.iter().map(tenant_from_row).collect()
     }
 
+    pub(crate) async fn update_tenant_settings_impl(
+        &self,
+        tenant: TenantId,
+        settings: &TenantSettings,
+    ) -> Result<Tenant> {
+        let settings_json = serde_json::to_string(settings).map_err(Error::storage)?;
+        // A new vendor segment is a new custom schema URN: cached registries must refresh.
+        let row = sqlx::query(
+            "UPDATE tenants SET schema_version = schema_version + \
+             (CASE WHEN settings = $1 THEN 0 ELSE 1 END), settings = $1 WHERE id = $2 \
+             RETURNING id, slug, settings, schema_version, created_at",
+        )
+        .bind(settings_json)
+        .bind(tenant)
+        .fetch_optional(&self.write)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::NotFound("no such tenant".into()))?;
+        tenant_from_row(&row)
+    }
+
     pub(crate) async fn insert_token_impl(
         &self,
         tenant: TenantId,

@@ -246,6 +246,13 @@ impl roster_core::Store for SqlStore {
     async fn tenants(&self) -> Result<Vec<roster_core::Tenant>, Error> {
         self.tenants_impl().await
     }
+    async fn update_tenant_settings(
+        &self,
+        tenant: roster_core::TenantId,
+        settings: &roster_core::TenantSettings,
+    ) -> Result<roster_core::Tenant, Error> {
+        self.update_tenant_settings_impl(tenant, settings).await
+    }
     async fn insert_token(
         &self,
         tenant: roster_core::TenantId,

@@ -1,0 +1,5 @@
+//! The one integration-test binary: every HTTP-level test, against the real app on
+//! 127.0.0.1:0, on SQLite and (with ROSTER_TEST_POSTGRES_URL) PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod smoke;

@@ -35,15 +35,12 @@ fn parse_target(path: &str) -> Result<(ResourceKind, Option<String>)> {
         Some((e, id)) => (e, Some(id)),
         None => (trimmed, None),
     };
-    let kind = ResourceKind::from_endpoint(endpoint).ok_or_else(|| {
-        Error::Scim(ScimError::invalid_path(format!(
-            "{path:?} is not a /Users or /Groups path"
-        )))
-    })?;
+    let kind = ResourceKind::from_endpoint(endpoint)
+        .ok_or_else(|| Error::Scim(ScimError::invalid_path(format!("{path:?} is not a /Users or /Groups path"))))?;
     match id {
-        Some(id) if id.is_empty() || id.contains('/') => Err(Error::Scim(ScimError::invalid_path(
-            format!("{path:?} is not a resource path"),
-        ))),
+        Some(id) if id.is_empty() || id.contains('/') => {
+            Err(Error::Scim(ScimError::invalid_path(format!("{path:?} is not a resource path"))))
+        }
         id => Ok((kind, id.map(str::to_string))),
     }
 }
@@ -60,7 +57,13 @@ impl Core {
                 break;
             }
             let mut op = request.operations[i].clone();
-            let outcome = self.run_operation(ctx, &mut op, &created).await;
+            // Each operation is logged as itself (its method and path) under the bulk request's id.
+            let mut op_ctx = ctx.clone();
+            if let Some(info) = &mut op_ctx.request {
+                info.method = op.method_text.to_uppercase();
+                info.path = format!("{}{}", info.path.trim_end_matches("/Bulk"), op.path);
+            }
+            let outcome = self.run_operation(&op_ctx, &mut op, &created).await;
             let item = match outcome {
                 Ok((status, out)) => {
                     if let (Some(bulk_id), Some(BulkMethod::Post)) = (&op.bulk_id, op.method) {
@@ -102,12 +105,8 @@ impl Core {
             };
             results[i] = Some(item);
         }
-        let (results, items): (Vec<BulkResult>, Vec<BulkItem>) =
-            results.into_iter().flatten().unzip();
-        Ok(BulkOutcome {
-            body: bulk_response(&results),
-            items,
-        })
+        let (results, items): (Vec<BulkResult>, Vec<BulkItem>) = results.into_iter().flatten().unzip();
+        Ok(BulkOutcome { body: bulk_response(&results), items })
     }
 
     async fn run_operation(
@@ -126,31 +125,18 @@ impl Core {
         let version = op.version.as_deref();
         let need_id = |id: Option<String>| {
             id.ok_or_else(|| {
-                Error::Scim(ScimError::invalid_path(format!(
-                    "{} needs a resource id in its path",
-                    op.method_text
-                )))
+                Error::Scim(ScimError::invalid_path(format!("{} needs a resource id in its path", op.method_text)))
             })
         };
         match op.method {
             Some(BulkMethod::Post) => {
                 if id.is_some() {
-                    return Err(Error::Scim(ScimError::invalid_path(
-                        "POST goes to /Users or /Groups, without an id",
-                    )));
+                    return Err(Error::Scim(ScimError::invalid_path("POST goes to /Users or /Groups, without an id")));
                 }
                 Ok((201, self.create(ctx, kind, &data, &args).await?))
             }
-            Some(BulkMethod::Put) => Ok((
-                200,
-                self.replace(ctx, kind, &need_id(id)?, &data, version, &args)
-                    .await?,
-            )),
-            Some(BulkMethod::Patch) => Ok((
-                200,
-                self.patch(ctx, kind, &need_id(id)?, &data, version, &args)
-                    .await?,
-            )),
+            Some(BulkMethod::Put) => Ok((200, self.replace(ctx, kind, &need_id(id)?, &data, version, &args).await?)),
+            Some(BulkMethod::Patch) => Ok((200, self.patch(ctx, kind, &need_id(id)?, &data, version, &args).await?)),
             Some(BulkMethod::Delete) => {
                 let id = need_id(id)?;
                 let deleted = self.delete(ctx, kind, &id, version).await?;
@@ -168,9 +154,7 @@ impl Core {
                     },
                 ))
             }
-            None => Err(Error::Scim(ScimError::invalid_syntax(
-                "the operation has no valid method",
-            ))),
+            None => Err(Error::Scim(ScimError::invalid_syntax("the operation has no valid method"))),
         }
     }
 }

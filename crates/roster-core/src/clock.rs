@@ -42,10 +42,7 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> OffsetDateTime {
-        self.0
-            .lock()
-            .map(|t| *t)
-            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        self.0.lock().map(|t| *t).unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }
 
@@ -67,8 +64,7 @@ impl IdGen for RandomIds {
     }
 
     fn fill(&self, buf: &mut [u8]) -> Result<()> {
-        getrandom::fill(buf)
-            .map_err(|e| Error::Storage(format!("the OS random source failed: {e}")))
+        getrandom::fill(buf).map_err(|e| Error::Storage(format!("the OS random source failed: {e}")))
     }
 }
 

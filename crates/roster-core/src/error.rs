@@ -35,15 +35,9 @@ impl AuthFailure {
     /// may say so (the IdP admin needs to know); the rest say nothing specific.
     pub fn detail(self) -> &'static str {
         match self {
-            AuthFailure::Missing => {
-                "Authorization required: send the SCIM token as 'Authorization: Bearer <token>'"
-            }
-            AuthFailure::Invalid | AuthFailure::WrongTenant => {
-                "The bearer token is not valid for this SCIM endpoint"
-            }
-            AuthFailure::Disabled => {
-                "The bearer token is disabled; an administrator can set it active again"
-            }
+            AuthFailure::Missing => "Authorization required: send the SCIM token as 'Authorization: Bearer <token>'",
+            AuthFailure::Invalid | AuthFailure::WrongTenant => "The bearer token is not valid for this SCIM endpoint",
+            AuthFailure::Disabled => "The bearer token is disabled; an administrator can set it active again",
             AuthFailure::Expired => "The bearer token has expired; an administrator can renew it",
         }
     }
@@ -87,17 +81,14 @@ impl Error {
     pub fn to_scim(&self) -> ScimError {
         match self {
             Error::Scim(e) => e.clone(),
-            Error::Duplicate { kind, value } => ScimError::uniqueness(format!(
-                "{} {value:?} is already in use",
-                unique_attribute(*kind)
-            )),
+            Error::Duplicate { kind, value } => {
+                ScimError::uniqueness(format!("{} {value:?} is already in use", unique_attribute(*kind)))
+            }
             Error::Unauthorized(reason) => ScimError::with_status(401, reason.detail()),
             Error::Invalid(msg) => ScimError::invalid_value(msg.clone()),
             Error::NotFound(msg) => ScimError::not_found(msg.clone()),
             Error::Conflict(msg) => ScimError::conflict(msg.clone()),
-            Error::Storage(_) => {
-                ScimError::with_status(500, "Internal error; the server log has the details")
-            }
+            Error::Storage(_) => ScimError::with_status(500, "Internal error; the server log has the details"),
         }
     }
 

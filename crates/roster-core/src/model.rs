@@ -12,6 +12,7 @@ pub type TenantId = i64;
 /// The identity providers Roster knows by name (DESIGN §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum Idp {
     Entra,
     Okta,
@@ -23,15 +24,8 @@ pub enum Idp {
 }
 
 impl Idp {
-    pub const ALL: [Idp; 7] = [
-        Idp::Entra,
-        Idp::Okta,
-        Idp::OneLogin,
-        Idp::PingOne,
-        Idp::JumpCloud,
-        Idp::Google,
-        Idp::Other,
-    ];
+    pub const ALL: [Idp; 7] =
+        [Idp::Entra, Idp::Okta, Idp::OneLogin, Idp::PingOne, Idp::JumpCloud, Idp::Google, Idp::Other];
 
     /// The CLI/API spelling.
     pub fn as_str(self) -> &'static str {
@@ -80,6 +74,7 @@ impl std::fmt::Display for Idp {
 /// What to do with member ids that name no resource (A7.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum UnknownMembers {
     /// Skip them, apply the rest, and report them (the default: Okta loses a whole push on a 400).
     #[default]
@@ -91,6 +86,7 @@ pub enum UnknownMembers {
 /// The response to a successful group PATCH (F-21).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum GroupPatchResponse {
     /// 200 with the group (what the Microsoft validator expects).
     #[default]
@@ -102,6 +98,7 @@ pub enum GroupPatchResponse {
 /// Per-tenant settings, stored as JSON so new settings need no migration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TenantSettings {
     /// The `<vendor>` segment of the custom extension URN.
     pub vendor: String,
@@ -133,6 +130,7 @@ impl Default for TenantSettings {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum StrictOrLenient {
     #[default]
     Lenient,
@@ -141,6 +139,7 @@ pub enum StrictOrLenient {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum RejectOrAllow {
     #[default]
     Reject,

@@ -2,7 +2,7 @@
 //! store. HTTP handlers call these methods and only translate to and from the wire.
 
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 
 use serde_json::{Map, Value};
 
@@ -11,16 +11,15 @@ use roster_scim::messages::{ListQuery, ListResponse};
 use roster_scim::resource::{Derived, Meta, check_replace, etag_matches};
 use roster_scim::schema::ENTERPRISE_USER;
 use roster_scim::{
-    Filter, MemberOp, Notes, PatchRequest, Projection, Registry, ResourceKind, ScimError,
-    UnknownFilterAttribute, apply_patch, render, validate_resource,
+    Filter, MemberOp, Notes, PatchRequest, Projection, Registry, ResourceKind, ScimError, UnknownFilterAttribute,
+    apply_patch, render, validate_resource,
 };
 
 use crate::clock::{Clock, IdGen};
 use crate::error::{AuthFailure, Error, Result};
-use crate::model::{Related, StoredResource, Tenant, TenantId, TokenRecord, TokenStatus};
-use crate::store::{
-    Change, KindFilter, MemberReport, MemberRules, NewResource, Query, Store, WriteScope,
-};
+use crate::model::{GroupPatchResponse, Related, StoredResource, Tenant, TenantId, TokenRecord, TokenStatus};
+use crate::provisioning::{self, ProvisioningLogger, RequestInfo};
+use crate::store::{Change, KindFilter, MemberReport, MemberRules, NewResource, Query, Store, WriteScope};
 use crate::tokens;
 
 /// Who is calling and where: the authenticated tenant, its schemas, and its SCIM base URL.
@@ -32,6 +31,8 @@ pub struct ScimCtx {
     pub base_url: String,
     /// The token that authenticated the request, if any (discovery may be anonymous).
     pub token: Option<TokenRecord>,
+    /// The request being served, when it is to be logged (the HTTP layer sets it).
+    pub request: Option<RequestInfo>,
 }
 
 impl ScimCtx {
@@ -109,24 +110,21 @@ pub struct Core {
     pub clock: Arc<dyn Clock>,
     pub ids: Arc<dyn IdGen>,
     pub sp_config: ServiceProviderConfig,
+    /// The provisioning log's writer for requests that change nothing.
+    pub log: ProvisioningLogger,
     registries: RwLock<HashMap<TenantId, (i64, Arc<Registry>)>>,
 }
 
 fn not_found(kind: ResourceKind, id: &str) -> Error {
-    Error::Scim(ScimError::not_found(format!(
-        "{} {id:?} not found",
-        kind.name()
-    )))
+    Error::Scim(ScimError::not_found(format!("{} {id:?} not found", kind.name())))
 }
 
 fn precondition(if_match: Option<&str>, stored: &StoredResource) -> Result<()> {
     match if_match {
-        Some(tag) if !etag_matches(tag, stored.version) => {
-            Err(Error::Scim(ScimError::precondition_failed(format!(
-                "the resource has changed: its version is {}, not {tag}",
-                roster_scim::resource::etag(stored.version)
-            ))))
-        }
+        Some(tag) if !etag_matches(tag, stored.version) => Err(Error::Scim(ScimError::precondition_failed(format!(
+            "the resource has changed: its version is {}, not {tag}",
+            roster_scim::resource::etag(stored.version)
+        )))),
         _ => Ok(()),
     }
 }
@@ -138,13 +136,8 @@ impl Core {
         ids: Arc<dyn IdGen>,
         sp_config: ServiceProviderConfig,
     ) -> Core {
-        Core {
-            store,
-            clock,
-            ids,
-            sp_config,
-            registries: RwLock::new(HashMap::new()),
-        }
+        let log = ProvisioningLogger::new(store.clone());
+        Core { store, clock, ids, sp_config, log, registries: RwLock::new(HashMap::new()) }
     }
 
     /// The schema registry of a tenant, cached until its schema version changes.
@@ -171,22 +164,12 @@ impl Core {
             .await?
             .ok_or_else(|| Error::Scim(ScimError::not_found(format!("no tenant {slug:?}"))))?;
         let registry = self.registry(&tenant).await?;
-        Ok(ScimCtx {
-            tenant,
-            registry,
-            base_url,
-            token: None,
-        })
+        Ok(ScimCtx { tenant, registry, base_url, token: None, request: None })
     }
 
     /// Authenticates a SCIM request for the tenant `slug` from its `Authorization` header
     /// value (RFC 6750 §2.1; the scheme is case-insensitive).
-    pub async fn authenticate(
-        &self,
-        slug: &str,
-        authorization: Option<&str>,
-        base_url: String,
-    ) -> Result<ScimCtx> {
+    pub async fn authenticate(&self, slug: &str, authorization: Option<&str>, base_url: String) -> Result<ScimCtx> {
         let header = authorization.map(str::trim).unwrap_or_default();
         let Some((scheme, credentials)) = header.split_once(' ') else {
             return Err(Error::Unauthorized(AuthFailure::Missing));
@@ -194,13 +177,9 @@ impl Core {
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(Error::Unauthorized(AuthFailure::Missing));
         }
-        let (token_id, secret) =
-            tokens::parse(credentials.trim()).ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
-        let (token, tenant) = self
-            .store
-            .token_with_tenant(token_id)
-            .await?
-            .ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
+        let (token_id, secret) = tokens::parse(credentials.trim()).ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
+        let (token, tenant) =
+            self.store.token_with_tenant(token_id).await?.ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
         if !tokens::verify(secret, &token.secret_hash) {
             return Err(Error::Unauthorized(AuthFailure::Invalid));
         }
@@ -214,25 +193,13 @@ impl Core {
         if token.expires_at.is_some_and(|t| t <= now) {
             return Err(Error::Unauthorized(AuthFailure::Expired));
         }
-        self.store
-            .touch_token(&token.id, now, time::Duration::MINUTE)
-            .await?;
+        self.store.touch_token(&token.id, now, time::Duration::MINUTE).await?;
         let registry = self.registry(&tenant).await?;
-        Ok(ScimCtx {
-            tenant,
-            registry,
-            base_url,
-            token: Some(token),
-        })
+        Ok(ScimCtx { tenant, registry, base_url, token: Some(token), request: None })
     }
 
     fn projection(ctx: &ScimCtx, kind: ResourceKind, args: &ProjectionArgs) -> Result<Projection> {
-        Ok(Projection::parse(
-            &ctx.registry,
-            kind,
-            &args.attributes,
-            &args.excluded,
-        )?)
+        Ok(Projection::parse(&ctx.registry, kind, &args.attributes, &args.excluded)?)
     }
 
     /// POST `/Users` or `/Groups` (RFC 7644 §3.3).
@@ -244,24 +211,25 @@ impl Core {
         args: &ProjectionArgs,
     ) -> Result<ResourceOut> {
         let projection = Self::projection(ctx, kind, args)?;
-        let validated =
-            validate_resource(&ctx.registry, kind, body, &ctx.tenant.settings.policy())?;
+        let validated = validate_resource(&ctx.registry, kind, body, &ctx.tenant.settings.policy())?;
+        let now = self.clock.now();
         let new = NewResource {
             kind,
             id: self.ids.resource_id(),
             data: validated.data,
             members: validated.members.unwrap_or_default(),
         };
-        let (stored, members) = self
-            .store
-            .create_resource(ctx.scope(self.clock.now()), new)
-            .await?;
-        let report = WriteReport {
-            notes: validated.notes,
-            members,
-            changed: Vec::new(),
-            wrote: true,
-        };
+        let notes = validated.notes;
+        let journal = provisioning::write_journal(ctx, now, 201, kind, |w| {
+            let report =
+                WriteReport { notes: notes.clone(), members: w.members.clone(), changed: Vec::new(), wrote: true };
+            (
+                provisioning::write_summary("POST", kind, &w.resource.data, &report),
+                provisioning::notes_text(&report.notes, &report.members),
+            )
+        });
+        let (stored, members) = self.store.create_resource(ctx.scope(now), new, journal).await?;
+        let report = WriteReport { notes: notes.clone(), members, changed: Vec::new(), wrote: true };
         self.view(ctx, stored, &projection, report).await
     }
 
@@ -275,21 +243,13 @@ impl Core {
         if_none_match: Option<&str>,
     ) -> Result<Fetched> {
         let projection = Self::projection(ctx, kind, args)?;
-        let stored = self
-            .store
-            .get_resource(ctx.tenant.id, kind, id)
-            .await?
-            .ok_or_else(|| not_found(kind, id))?;
+        let stored = self.store.get_resource(ctx.tenant.id, kind, id).await?.ok_or_else(|| not_found(kind, id))?;
         if let Some(tag) = if_none_match
             && etag_matches(tag, stored.version)
         {
-            return Ok(Fetched::NotModified {
-                etag: roster_scim::resource::etag(stored.version),
-            });
+            return Ok(Fetched::NotModified { etag: roster_scim::resource::etag(stored.version) });
         }
-        let out = self
-            .view(ctx, stored, &projection, WriteReport::default())
-            .await?;
+        let out = self.view(ctx, stored, &projection, WriteReport::default()).await?;
         Ok(Fetched::Resource(Box::new(out)))
     }
 
@@ -306,36 +266,41 @@ impl Core {
         let projection = Self::projection(ctx, kind, args)?;
         let policy = ctx.tenant.settings.policy();
         let mut validated = validate_resource(&ctx.registry, kind, body, &policy)?;
-        let mut notes = Notes::default();
-        let mut changed = Vec::new();
+        let draft = Mutex::new(WriteReport::default());
         let registry = ctx.registry.clone();
         let mutation = Box::new(|stored: &StoredResource| -> Result<Change> {
             precondition(if_match, stored)?;
             check_replace(&stored.data, &mut validated, kind, &policy)?;
-            notes = validated.notes.clone();
-            changed =
-                roster_scim::patch::changed_paths(&registry, kind, &stored.data, &validated.data);
+            if let Ok(mut d) = draft.lock() {
+                d.notes = validated.notes.clone();
+                d.changed = roster_scim::patch::changed_paths(&registry, kind, &stored.data, &validated.data);
+            }
             let data = (validated.data != stored.data).then(|| validated.data.clone());
             let member_ops = match (kind, validated.members.take()) {
-                (ResourceKind::Group, members) => {
-                    vec![MemberOp::Replace(members.unwrap_or_default())]
-                }
+                (ResourceKind::Group, members) => vec![MemberOp::Replace(members.unwrap_or_default())],
                 _ => Vec::new(),
             };
             Ok(Change::Update { data, member_ops })
         });
-        let modified = self
-            .store
-            .modify_resource(ctx.scope(self.clock.now()), kind, id, mutation)
-            .await?
-            .ok_or_else(|| not_found(kind, id))?;
-        let report = WriteReport {
-            notes,
-            members: modified.members,
-            changed,
-            wrote: modified.changed,
-        };
+        let modified = self.modify(ctx, kind, id, "PUT", 200, mutation, &draft).await?;
+        let mut report = draft.into_inner().unwrap_or_default();
+        report.members = modified.members;
+        report.wrote = modified.changed;
         self.view(ctx, modified.resource, &projection, report).await
+    }
+
+    /// The status a successful PATCH answers with (F-21): 204 for groups when the tenant
+    /// asks for it, unless the client asked for attributes (RFC 7644 §3.5.2 needs a body).
+    pub fn patch_status(ctx: &ScimCtx, kind: ResourceKind, args: &ProjectionArgs) -> u16 {
+        let wants_body = !args.attributes.is_empty() || !args.excluded.is_empty();
+        if kind == ResourceKind::Group
+            && ctx.tenant.settings.group_patch_response == GroupPatchResponse::NoContent
+            && !wants_body
+        {
+            204
+        } else {
+            200
+        }
     }
 
     /// PATCH (RFC 7644 §3.5.2).
@@ -352,34 +317,55 @@ impl Core {
         let request = PatchRequest::from_json(body, ctx.registry.known_urns())?;
         let policy = ctx.tenant.settings.policy();
         let registry = ctx.registry.clone();
-        let mut notes = Notes::default();
-        let mut changed = Vec::new();
+        let draft = Mutex::new(WriteReport::default());
         let mutation = Box::new(|stored: &StoredResource| -> Result<Change> {
             precondition(if_match, stored)?;
-            let outcome =
-                apply_patch(&registry, kind, &stored.id, &stored.data, &request, &policy)?;
-            notes = outcome.notes;
-            changed = outcome.changed;
-            if changed.is_empty() && outcome.member_ops.is_empty() {
+            let outcome = apply_patch(&registry, kind, &stored.id, &stored.data, &request, &policy)?;
+            let unchanged = outcome.changed.is_empty();
+            if let Ok(mut d) = draft.lock() {
+                d.notes = outcome.notes;
+                d.changed = outcome.changed;
+            }
+            if unchanged && outcome.member_ops.is_empty() {
                 return Ok(Change::None);
             }
-            Ok(Change::Update {
-                data: (!changed.is_empty()).then_some(outcome.data),
-                member_ops: outcome.member_ops,
-            })
+            Ok(Change::Update { data: (!unchanged).then_some(outcome.data), member_ops: outcome.member_ops })
         });
-        let modified = self
-            .store
-            .modify_resource(ctx.scope(self.clock.now()), kind, id, mutation)
-            .await?
-            .ok_or_else(|| not_found(kind, id))?;
-        let report = WriteReport {
-            notes,
-            members: modified.members,
-            changed,
-            wrote: modified.changed,
-        };
+        let status = Self::patch_status(ctx, kind, args);
+        let modified = self.modify(ctx, kind, id, "PATCH", status, mutation, &draft).await?;
+        let mut report = draft.into_inner().unwrap_or_default();
+        report.members = modified.members;
+        report.wrote = modified.changed;
         self.view(ctx, modified.resource, &projection, report).await
+    }
+
+    /// Runs a modification with its provisioning journal (the draft holds what the mutation
+    /// learnt: notes and changed attributes).
+    #[allow(clippy::too_many_arguments)]
+    async fn modify(
+        &self,
+        ctx: &ScimCtx,
+        kind: ResourceKind,
+        id: &str,
+        method: &'static str,
+        status: u16,
+        mutation: crate::store::Mutation<'_>,
+        draft: &Mutex<WriteReport>,
+    ) -> Result<crate::store::Modified> {
+        let now = self.clock.now();
+        let journal = provisioning::write_journal(ctx, now, status, kind, move |w| {
+            let mut report = draft.lock().map(|d| d.clone()).unwrap_or_default();
+            report.members = w.members.clone();
+            report.wrote = w.changed;
+            (
+                provisioning::write_summary(method, kind, &w.resource.data, &report),
+                provisioning::notes_text(&report.notes, &report.members),
+            )
+        });
+        self.store
+            .modify_resource(ctx.scope(now), kind, id, mutation, journal)
+            .await?
+            .ok_or_else(|| not_found(kind, id))
     }
 
     /// DELETE (RFC 7644 §3.6): the resource is gone; its id answers 404 from now on.
@@ -391,37 +377,25 @@ impl Core {
         if_match: Option<&str>,
     ) -> Result<StoredResource> {
         let check = Box::new(|stored: &StoredResource| precondition(if_match, stored));
-        self.store
-            .delete_resource(ctx.scope(self.clock.now()), kind, id, check)
-            .await?
-            .ok_or_else(|| not_found(kind, id))
+        let now = self.clock.now();
+        let journal = provisioning::write_journal(ctx, now, 204, kind, |w| {
+            (provisioning::write_summary("DELETE", kind, &w.resource.data, &WriteReport::default()), String::new())
+        });
+        self.store.delete_resource(ctx.scope(now), kind, id, check, journal).await?.ok_or_else(|| not_found(kind, id))
     }
 
     /// GET with a filter, or POST `/.search` (RFC 7644 §3.4.2, §3.4.3). `kind` is `None`
     /// for queries at the tenant root, which span both resource types.
-    pub async fn list(
-        &self,
-        ctx: &ScimCtx,
-        kind: Option<ResourceKind>,
-        query: &ListQuery,
-    ) -> Result<ListResponse> {
+    pub async fn list(&self, ctx: &ScimCtx, kind: Option<ResourceKind>, query: &ListQuery) -> Result<ListResponse> {
         let kinds: Vec<ResourceKind> = match kind {
             Some(k) => vec![k],
             None => ResourceKind::ALL.to_vec(),
         };
-        let unknown = if kind.is_some() {
-            UnknownFilterAttribute::Reject
-        } else {
-            UnknownFilterAttribute::Absent
-        };
+        let unknown = if kind.is_some() { UnknownFilterAttribute::Reject } else { UnknownFilterAttribute::Absent };
         let parsed = match &query.filter {
             Some(f) => Some(
-                Filter::parse_with(
-                    f,
-                    ctx.registry.known_urns(),
-                    roster_scim::ParseLimits::default(),
-                )
-                .map_err(roster_scim::FilterError::into_filter_error)?,
+                Filter::parse_with(f, ctx.registry.known_urns(), roster_scim::ParseLimits::default())
+                    .map_err(roster_scim::FilterError::into_filter_error)?,
             ),
             None => None,
         };
@@ -435,21 +409,16 @@ impl Core {
         }
         if kind.is_none()
             && parsed.is_some()
-            && kind_filters
-                .iter()
-                .all(|k| k.filter == roster_scim::ValidFilter::Const(false))
+            && kind_filters.iter().all(|k| k.filter == roster_scim::ValidFilter::Const(false))
         {
             // Every type lacks the attribute: a filter that can match nothing is a mistake.
             if let Some(f) = &parsed {
-                ctx.registry
-                    .check_filter(ResourceKind::User, f, UnknownFilterAttribute::Reject)?;
+                ctx.registry.check_filter(ResourceKind::User, f, UnknownFilterAttribute::Reject)?;
             }
         }
         let sort = match &query.sort_by {
             Some(s) => {
-                let mut resolved = Err(Error::Scim(ScimError::invalid_value(format!(
-                    "cannot sort by {s:?}"
-                ))));
+                let mut resolved = Err(Error::Scim(ScimError::invalid_value(format!("cannot sort by {s:?}"))));
                 for &k in &kinds {
                     match ctx.registry.check_sort(k, s) {
                         Ok(a) => {
@@ -463,10 +432,7 @@ impl Core {
             }
             None => None,
         };
-        let limit = query
-            .count
-            .unwrap_or(self.sp_config.default_page_size)
-            .min(self.sp_config.max_results);
+        let limit = query.count.unwrap_or(self.sp_config.default_page_size).min(self.sp_config.max_results);
         let page = self
             .store
             .query(
@@ -481,10 +447,7 @@ impl Core {
                 },
             )
             .await?;
-        let args = ProjectionArgs {
-            attributes: query.attributes.clone(),
-            excluded: query.excluded_attributes.clone(),
-        };
+        let args = ProjectionArgs { attributes: query.attributes.clone(), excluded: query.excluded_attributes.clone() };
         let mut projections = HashMap::new();
         for &k in &kinds {
             projections.insert(k, Self::projection(ctx, k, &args)?);
@@ -508,9 +471,7 @@ impl Core {
     ) -> Result<ResourceOut> {
         let projections = HashMap::from([(stored.kind, projection.clone())]);
         let mut views = self.views(ctx, vec![stored], &projections).await?;
-        let mut out = views
-            .pop()
-            .ok_or_else(|| Error::Storage("rendering lost the resource".into()))?;
+        let mut out = views.pop().ok_or_else(|| Error::Storage("rendering lost the resource".into()))?;
         out.report = report;
         Ok(out)
     }
@@ -528,17 +489,9 @@ impl Core {
                 ResourceKind::User => "groups",
                 ResourceKind::Group => "members",
             };
-            projections
-                .get(&kind)
-                .is_none_or(|p| p.includes(&ctx.registry, kind, name))
+            projections.get(&kind).is_none_or(|p| p.includes(&ctx.registry, kind, name))
         };
-        let pks = |kind: ResourceKind| {
-            resources
-                .iter()
-                .filter(|r| r.kind == kind)
-                .map(|r| r.pk)
-                .collect::<Vec<_>>()
-        };
+        let pks = |kind: ResourceKind| resources.iter().filter(|r| r.kind == kind).map(|r| r.pk).collect::<Vec<_>>();
         let user_pks = pks(ResourceKind::User);
         let group_pks = pks(ResourceKind::Group);
         let groups_of = if wants(ResourceKind::User) && !user_pks.is_empty() {
@@ -555,9 +508,7 @@ impl Core {
         let manager_names = if manager_ids.is_empty() {
             HashMap::new()
         } else {
-            self.store
-                .user_displays(ctx.tenant.id, &manager_ids)
-                .await?
+            self.store.user_displays(ctx.tenant.id, &manager_ids).await?
         };
         let mut out = Vec::with_capacity(resources.len());
         for stored in resources {
@@ -569,35 +520,13 @@ impl Core {
                 location: location.clone(),
             };
             let relations = match stored.kind {
-                ResourceKind::User => wants(ResourceKind::User).then(|| {
-                    related_json(
-                        ctx,
-                        groups_of
-                            .get(&stored.pk)
-                            .map(Vec::as_slice)
-                            .unwrap_or_default(),
-                        true,
-                    )
-                }),
+                ResourceKind::User => wants(ResourceKind::User)
+                    .then(|| related_json(ctx, groups_of.get(&stored.pk).map(Vec::as_slice).unwrap_or_default(), true)),
                 ResourceKind::Group => wants(ResourceKind::Group).then(|| {
-                    related_json(
-                        ctx,
-                        members_of
-                            .get(&stored.pk)
-                            .map(Vec::as_slice)
-                            .unwrap_or_default(),
-                        false,
-                    )
+                    related_json(ctx, members_of.get(&stored.pk).map(Vec::as_slice).unwrap_or_default(), false)
                 }),
             };
-            let mut full = render(
-                &ctx.registry,
-                stored.kind,
-                &stored.id,
-                &stored.data,
-                &meta,
-                Derived { relations },
-            );
+            let mut full = render(&ctx.registry, stored.kind, &stored.id, &stored.data, &meta, Derived { relations });
             decorate_manager(ctx, &mut full, &manager_names);
             let body = match projections.get(&stored.kind) {
                 Some(p) => p.apply(&ctx.registry, stored.kind, &full),
@@ -605,11 +534,7 @@ impl Core {
             };
             let name = stored
                 .data
-                .get(if stored.kind == ResourceKind::User {
-                    "userName"
-                } else {
-                    "displayName"
-                })
+                .get(if stored.kind == ResourceKind::User { "userName" } else { "displayName" })
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string();
@@ -628,38 +553,19 @@ impl Core {
 }
 
 fn manager_id(r: &StoredResource) -> Option<String> {
-    r.data
-        .get(ENTERPRISE_USER)?
-        .get("manager")?
-        .get("value")?
-        .as_str()
-        .map(str::to_string)
+    r.data.get(ENTERPRISE_USER)?.get("manager")?.get("value")?.as_str().map(str::to_string)
 }
 
 /// Fills `manager.$ref` and `manager.displayName` when the manager is a known user (F-8).
-fn decorate_manager(
-    ctx: &ScimCtx,
-    resource: &mut Map<String, Value>,
-    names: &HashMap<String, String>,
-) {
-    let Some(Value::Object(manager)) = resource
-        .get_mut(ENTERPRISE_USER)
-        .and_then(|e| e.get_mut("manager"))
-    else {
+fn decorate_manager(ctx: &ScimCtx, resource: &mut Map<String, Value>, names: &HashMap<String, String>) {
+    let Some(Value::Object(manager)) = resource.get_mut(ENTERPRISE_USER).and_then(|e| e.get_mut("manager")) else {
         return;
     };
-    let Some(id) = manager
-        .get("value")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-    else {
+    let Some(id) = manager.get("value").and_then(Value::as_str).map(str::to_string) else {
         return;
     };
     if let Some(name) = names.get(&id) {
-        manager.insert(
-            "$ref".into(),
-            Value::String(ctx.location(ResourceKind::User, &id)),
-        );
+        manager.insert("$ref".into(), Value::String(ctx.location(ResourceKind::User, &id)));
         manager.insert("displayName".into(), Value::String(name.clone()));
     }
 }

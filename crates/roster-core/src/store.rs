@@ -11,10 +11,10 @@ use roster_scim::messages::SortOrder;
 use roster_scim::schema::CustomAttribute;
 use roster_scim::{AttrRef, MemberOp, MemberRef, Registry, ResourceKind, ValidFilter};
 
+use crate::audit::{AuditEntry, AuditQuery, AuditRecord, ProvisioningEntry, ProvisioningQuery, ProvisioningRecord};
 use crate::error::Result;
 use crate::model::{
-    Idp, Related, StoredResource, Tenant, TenantId, TenantSettings, TokenRecord, TokenStatus,
-    UnknownMembers,
+    Idp, Related, StoredResource, Tenant, TenantId, TenantSettings, TokenRecord, TokenStatus, UnknownMembers,
 };
 
 /// A new resource to insert.
@@ -65,10 +65,7 @@ pub enum Change {
     /// Nothing to write: the resource stays as it is (no version bump, P13).
     None,
     /// New data (if `data` is `Some`) and membership operations, in order.
-    Update {
-        data: Option<Map<String, Value>>,
-        member_ops: Vec<MemberOp>,
-    },
+    Update { data: Option<Map<String, Value>>, member_ops: Vec<MemberOp> },
 }
 
 /// The decision a modification makes from the current row, run inside the write
@@ -86,6 +83,27 @@ pub struct Modified {
     /// Whether anything was written (version bumped).
     pub changed: bool,
 }
+
+/// What a resource write did, for the rows journaled with it.
+#[derive(Debug, Clone, Copy)]
+pub struct Written<'a> {
+    /// The resource after the write (before it, for a delete).
+    pub resource: &'a StoredResource,
+    pub members: &'a MemberReport,
+    /// Whether anything was written.
+    pub changed: bool,
+}
+
+/// A row written in the same transaction as the change it records, so no change is ever
+/// visible without it (and none of them without the change).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JournalRow {
+    Provisioning(ProvisioningEntry),
+    Audit(AuditEntry),
+}
+
+/// Builds the journal rows of a write from its outcome; `None` journals nothing.
+pub type Journal<'a> = Option<Box<dyn FnOnce(&Written<'_>) -> Vec<JournalRow> + Send + 'a>>;
 
 /// One resource type's part of a query.
 #[derive(Debug, Clone)]
@@ -115,6 +133,74 @@ pub struct Page {
     pub resources: Vec<StoredResource>,
 }
 
+/// A change to an existing SCIM token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenChange {
+    Status(TokenStatus),
+    /// A new secret and expiry for the same record (the old secret stops working at once).
+    Renew {
+        secret_hash: Vec<u8>,
+        expires_at: Option<OffsetDateTime>,
+    },
+    Delete,
+}
+
+/// An administrator account.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AdminRecord {
+    pub id: i64,
+    pub username: String,
+    /// The argon2id PHC string.
+    pub password_hash: String,
+    pub created_at: OffsetDateTime,
+}
+
+/// A signed-in session (only the SHA-256 of its cookie is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    pub admin: AdminRecord,
+    pub csrf: String,
+    pub expires_at: OffsetDateTime,
+}
+
+/// What an admin API key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum KeyScope {
+    /// Everything the admin API offers.
+    Admin,
+    /// Read only: the admin API's GETs and the tenant's SCIM reads (GET and `/.search`).
+    Read,
+}
+
+impl KeyScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyScope::Admin => "admin",
+            KeyScope::Read => "read",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<KeyScope> {
+        [KeyScope::Admin, KeyScope::Read].into_iter().find(|k| k.as_str().eq_ignore_ascii_case(s.trim()))
+    }
+}
+
+/// An admin API key (only the SHA-256 of its secret is stored).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyRecord {
+    pub id: String,
+    pub name: String,
+    pub secret_hash: Vec<u8>,
+    /// `None`: every tenant.
+    pub tenant: Option<TenantId>,
+    pub scope: KeyScope,
+    pub created_at: OffsetDateTime,
+    pub created_by: String,
+    pub last_used_at: Option<OffsetDateTime>,
+}
+
 /// A new SCIM token.
 #[derive(Debug, Clone)]
 pub struct NewToken {
@@ -129,20 +215,11 @@ pub struct NewToken {
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     // Tenants.
-    async fn create_tenant(
-        &self,
-        slug: &str,
-        settings: &TenantSettings,
-        now: OffsetDateTime,
-    ) -> Result<Tenant>;
+    async fn create_tenant(&self, slug: &str, settings: &TenantSettings, now: OffsetDateTime) -> Result<Tenant>;
     async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>>;
     async fn tenants(&self) -> Result<Vec<Tenant>>;
     /// Replaces a tenant's settings; bumps its schema version when the vendor changes.
-    async fn update_tenant_settings(
-        &self,
-        tenant: TenantId,
-        settings: &TenantSettings,
-    ) -> Result<Tenant>;
+    async fn update_tenant_settings(&self, tenant: TenantId, settings: &TenantSettings) -> Result<Tenant>;
 
     // SCIM tokens.
     /// Inserts a token unless the tenant already has `max_tokens`; the count and the insert
@@ -152,6 +229,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         tenant: TenantId,
         token: NewToken,
         max_tokens: u32,
+        audit: AuditEntry,
     ) -> Result<TokenRecord>;
     /// A token with its tenant, by public id.
     async fn token_with_tenant(&self, token_id: &str) -> Result<Option<(TokenRecord, Tenant)>>;
@@ -164,12 +242,65 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> Result<Option<TokenRecord>>;
     /// Records a use, unless one was recorded within `min_interval` (so the hot path
     /// writes at most once a minute per token).
-    async fn touch_token(
+    async fn touch_token(&self, token_id: &str, now: OffsetDateTime, min_interval: time::Duration) -> Result<()>;
+
+    /// Changes a token and writes its audit row in one transaction. `Ok(None)` when the
+    /// tenant has no such token.
+    async fn change_token(
         &self,
+        tenant: TenantId,
         token_id: &str,
+        change: TokenChange,
+        audit: AuditEntry,
+    ) -> Result<Option<TokenRecord>>;
+
+    // Administrators, sessions and API keys.
+    async fn admin_count(&self) -> Result<i64>;
+    /// Creates an admin; a taken username is [`crate::Error::Conflict`].
+    async fn create_admin(
+        &self,
+        username: &str,
+        password_hash: &str,
         now: OffsetDateTime,
-        min_interval: time::Duration,
+        audit: AuditEntry,
+    ) -> Result<AdminRecord>;
+    async fn admin_by_username(&self, username: &str) -> Result<Option<AdminRecord>>;
+    async fn admins(&self) -> Result<Vec<AdminRecord>>;
+    /// Sets an admin's password and ends their sessions. `Ok(false)` if there is no such admin.
+    async fn set_admin_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: OffsetDateTime,
+        audit: AuditEntry,
+    ) -> Result<bool>;
+    async fn create_session(
+        &self,
+        admin_id: i64,
+        id_hash: Vec<u8>,
+        csrf: &str,
+        now: OffsetDateTime,
+        expires_at: OffsetDateTime,
+        audit: AuditEntry,
     ) -> Result<()>;
+    /// The live session with this cookie hash (expired ones are not returned).
+    async fn session(&self, id_hash: &[u8], now: OffsetDateTime) -> Result<Option<SessionRecord>>;
+    async fn delete_session(&self, id_hash: &[u8], audit: Option<AuditEntry>) -> Result<()>;
+    async fn insert_api_key(&self, key: ApiKeyRecord, audit: AuditEntry) -> Result<()>;
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>>;
+    async fn api_keys(&self) -> Result<Vec<ApiKeyRecord>>;
+    async fn delete_api_key(&self, id: &str, audit: AuditEntry) -> Result<bool>;
+    async fn touch_api_key(&self, id: &str, now: OffsetDateTime, min_interval: time::Duration) -> Result<()>;
+
+    // Audit trail and provisioning log.
+    /// Appends an audit row on its own (events that change nothing else, like a failed sign-in).
+    async fn append_audit(&self, entry: &AuditEntry) -> Result<()>;
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>>;
+    /// Appends provisioning-log rows of requests that changed nothing, in one transaction.
+    async fn append_provisioning(&self, entries: &[ProvisioningEntry]) -> Result<()>;
+    async fn provisioning_log(&self, query: &ProvisioningQuery) -> Result<Vec<ProvisioningRecord>>;
+    /// Deletes provisioning-log rows older than `before`; returns how many.
+    async fn prune_provisioning_log(&self, before: OffsetDateTime) -> Result<u64>;
 
     // Custom attributes.
     async fn custom_attributes(&self, tenant: TenantId) -> Result<Vec<CustomAttribute>>;
@@ -181,13 +312,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         &self,
         scope: WriteScope<'_>,
         resource: NewResource,
+        journal: Journal<'_>,
     ) -> Result<(StoredResource, MemberReport)>;
-    async fn get_resource(
-        &self,
-        tenant: TenantId,
-        kind: ResourceKind,
-        id: &str,
-    ) -> Result<Option<StoredResource>>;
+    async fn get_resource(&self, tenant: TenantId, kind: ResourceKind, id: &str) -> Result<Option<StoredResource>>;
     /// Loads the resource, runs `mutation` on it and writes the change, all in one
     /// transaction holding the row. `Ok(None)` when there is no such resource.
     async fn modify_resource(
@@ -196,6 +323,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         kind: ResourceKind,
         id: &str,
         mutation: Mutation<'_>,
+        journal: Journal<'_>,
     ) -> Result<Option<Modified>>;
     /// Deletes a resource after `check` accepts its current state; memberships go with it,
     /// and users it managed lose their `manager` (A19.4, A19.6). `Ok(None)` if absent.
@@ -205,24 +333,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         kind: ResourceKind,
         id: &str,
         check: Check<'_>,
+        journal: Journal<'_>,
     ) -> Result<Option<StoredResource>>;
     async fn query(&self, tenant: TenantId, query: &Query<'_>) -> Result<Page>;
     /// Members of each group (by storage key), in the order they were added.
-    async fn members_of(
-        &self,
-        tenant: TenantId,
-        groups: &[i64],
-    ) -> Result<HashMap<i64, Vec<Related>>>;
+    async fn members_of(&self, tenant: TenantId, groups: &[i64]) -> Result<HashMap<i64, Vec<Related>>>;
     /// Groups each user (by storage key) belongs to directly.
-    async fn groups_of(
-        &self,
-        tenant: TenantId,
-        users: &[i64],
-    ) -> Result<HashMap<i64, Vec<Related>>>;
+    async fn groups_of(&self, tenant: TenantId, users: &[i64]) -> Result<HashMap<i64, Vec<Related>>>;
     /// Display names of users by SCIM id (for `manager.displayName`).
-    async fn user_displays(
-        &self,
-        tenant: TenantId,
-        ids: &[String],
-    ) -> Result<HashMap<String, String>>;
+    async fn user_displays(&self, tenant: TenantId, ids: &[String]) -> Result<HashMap<String, String>>;
 }

@@ -5,10 +5,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::error::{Error, Result};
-use crate::model::{Idp, Tenant, TenantSettings, TokenStatus};
+use crate::model::{Idp, Tenant, TenantSettings};
 use crate::scim::Core;
-use crate::store::NewToken;
-use crate::tokens;
 
 /// The tenant every installation starts with.
 pub const DEFAULT_TENANT: &str = "default";
@@ -18,9 +16,7 @@ pub const DEFAULT_TENANT: &str = "default";
 pub fn validate_slug(slug: &str) -> Result<()> {
     let ok = !slug.is_empty()
         && slug.len() <= 63
-        && slug
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && slug.bytes().next().is_some_and(|b| b != b'-');
     if ok {
         Ok(())
@@ -49,9 +45,7 @@ impl Expiry {
             return Ok(Expiry::Never);
         }
         let bad = || {
-            Error::Invalid(format!(
-                "{s:?} is not an expiry: use 'never' or a count with a unit, like 365d, 12h or 2w"
-            ))
+            Error::Invalid(format!("{s:?} is not an expiry: use 'never' or a count with a unit, like 365d, 12h or 2w"))
         };
         let unit = s.chars().last().ok_or_else(bad)?;
         let n: i64 = s[..s.len() - unit.len_utf8()].parse().map_err(|_| bad())?;
@@ -79,6 +73,7 @@ impl Expiry {
 
 /// A token just issued: the only time its secret is visible.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct IssuedToken {
     pub id: String,
     /// The bearer token. Shown once; never stored.
@@ -103,9 +98,22 @@ impl Core {
         if self.store.tenant_by_slug(slug).await?.is_some() {
             return Err(Error::Conflict(format!("tenant {slug:?} already exists")));
         }
-        self.store
-            .create_tenant(slug, &TenantSettings::default(), self.clock.now())
-            .await
+        self.store.create_tenant(slug, &TenantSettings::default(), self.clock.now()).await
+    }
+
+    /// Creates a tenant on behalf of `actor`, with its audit row.
+    pub async fn create_tenant_as(&self, actor: &crate::audit::Actor, slug: &str) -> Result<Tenant> {
+        let tenant = self.create_tenant(slug).await?;
+        let audit = crate::audit::AuditEntry {
+            tenant: Some(tenant.id),
+            at: self.clock.now(),
+            actor: actor.clone(),
+            event: crate::audit::AuditEvent::TenantCreated,
+            target: format!("tenant {slug}"),
+            details: String::new(),
+        };
+        self.store.append_audit(&audit).await?;
+        Ok(tenant)
     }
 
     /// The tenant `slug`, created on first use (first start creates `default`).
@@ -122,74 +130,21 @@ impl Core {
     }
 
     pub async fn tenant(&self, slug: &str) -> Result<Tenant> {
-        self.store
-            .tenant_by_slug(slug)
-            .await?
-            .ok_or_else(|| Error::NotFound(format!("no tenant {slug:?}")))
+        self.store.tenant_by_slug(slug).await?.ok_or_else(|| Error::NotFound(format!("no tenant {slug:?}")))
     }
 
     /// Replaces a tenant's settings (policies and the custom schema vendor).
-    pub async fn update_tenant_settings(
-        &self,
-        slug: &str,
-        settings: TenantSettings,
-    ) -> Result<Tenant> {
+    pub async fn update_tenant_settings(&self, slug: &str, settings: TenantSettings) -> Result<Tenant> {
         roster_scim::schema::validate_vendor(&settings.vendor)?;
         if settings.max_tokens == 0 {
             return Err(Error::Invalid("max_tokens must be at least 1".into()));
         }
         let tenant = self.tenant(slug).await?;
-        self.store
-            .update_tenant_settings(tenant.id, &settings)
-            .await
+        self.store.update_tenant_settings(tenant.id, &settings).await
     }
 
     pub async fn tenants(&self) -> Result<Vec<Tenant>> {
         self.store.tenants().await
-    }
-
-    /// Issues a SCIM token for `tenant`, refusing a new one while the tenant holds its
-    /// maximum (2 by default) so rotation never leaves stale tokens around.
-    pub async fn issue_token(
-        &self,
-        tenant_slug: &str,
-        idp: Idp,
-        name: &str,
-        expiry: Expiry,
-        public_url: &str,
-    ) -> Result<IssuedToken> {
-        let tenant = self.tenant(tenant_slug).await?;
-        let name = name.trim();
-        if name.chars().count() > 100 {
-            return Err(Error::Invalid(
-                "token names are at most 100 characters".into(),
-            ));
-        }
-        let generated = tokens::generate(self.ids.as_ref())?;
-        let now = self.clock.now();
-        let record = self
-            .store
-            .insert_token(
-                tenant.id,
-                NewToken {
-                    id: generated.id,
-                    idp,
-                    name: name.to_string(),
-                    secret_hash: generated.secret_hash,
-                    created_at: now,
-                    expires_at: expiry.at(now),
-                },
-                tenant.settings.max_tokens,
-            )
-            .await?;
-        Ok(IssuedToken {
-            id: record.id,
-            token: generated.text,
-            target_url: target_url(public_url, &tenant.slug),
-            idp,
-            status: TokenStatus::Active.as_str(),
-            expires_at: record.expires_at,
-        })
     }
 }
 
@@ -210,18 +165,9 @@ mod tests {
     #[test]
     fn expiries_parse_units_and_never() {
         assert_eq!(Expiry::parse("never").unwrap(), Expiry::Never);
-        assert_eq!(
-            Expiry::parse("365d").unwrap(),
-            Expiry::After(time::Duration::days(365))
-        );
-        assert_eq!(
-            Expiry::parse("12h").unwrap(),
-            Expiry::After(time::Duration::hours(12))
-        );
-        assert_eq!(
-            Expiry::parse("2W").unwrap(),
-            Expiry::After(time::Duration::weeks(2))
-        );
+        assert_eq!(Expiry::parse("365d").unwrap(), Expiry::After(time::Duration::days(365)));
+        assert_eq!(Expiry::parse("12h").unwrap(), Expiry::After(time::Duration::hours(12)));
+        assert_eq!(Expiry::parse("2W").unwrap(), Expiry::After(time::Duration::weeks(2)));
         for bad in ["", "d", "0d", "-1d", "10x", "tomorrow", "1.5d"] {
             assert!(Expiry::parse(bad).is_err(), "{bad}");
         }

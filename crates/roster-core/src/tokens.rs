@@ -11,6 +11,9 @@ use crate::clock::IdGen;
 use crate::error::Result;
 
 pub const TOKEN_PREFIX: &str = "roster_";
+/// Admin API keys look alike but with their own prefix, so neither kind is ever mistaken
+/// for the other.
+pub const KEY_PREFIX: &str = "rosterkey_";
 const ID_HEX: usize = 16;
 const SECRET_HEX: usize = 64;
 
@@ -23,26 +26,31 @@ pub struct GeneratedToken {
     pub secret_hash: Vec<u8>,
 }
 
-/// Generates a new token id and secret.
+/// Generates a new SCIM token id and secret.
 pub fn generate(ids: &dyn IdGen) -> Result<GeneratedToken> {
+    generate_prefixed(ids, TOKEN_PREFIX)
+}
+
+/// Generates an id and secret under `prefix`.
+pub fn generate_prefixed(ids: &dyn IdGen, prefix: &str) -> Result<GeneratedToken> {
     let mut id = [0u8; ID_HEX / 2];
     ids.fill(&mut id)?;
     let id = hex::encode(id);
-    let (text, secret_hash) = new_secret(ids, &id)?;
-    Ok(GeneratedToken {
-        id,
-        text,
-        secret_hash,
-    })
+    let (text, secret_hash) = new_secret_prefixed(ids, prefix, &id)?;
+    Ok(GeneratedToken { id, text, secret_hash })
 }
 
-/// A new secret for an existing token id (renewal): the token text and its hash.
+/// A new secret for an existing SCIM token id (renewal): the token text and its hash.
 pub fn new_secret(ids: &dyn IdGen, id: &str) -> Result<(String, Vec<u8>)> {
+    new_secret_prefixed(ids, TOKEN_PREFIX, id)
+}
+
+fn new_secret_prefixed(ids: &dyn IdGen, prefix: &str, id: &str) -> Result<(String, Vec<u8>)> {
     let mut secret = [0u8; SECRET_HEX / 2];
     ids.fill(&mut secret)?;
     let secret = hex::encode(secret);
     let hash = hash_secret(&secret);
-    Ok((format!("{TOKEN_PREFIX}{id}_{secret}"), hash))
+    Ok((format!("{prefix}{id}_{secret}"), hash))
 }
 
 /// SHA-256 of the secret part.
@@ -50,18 +58,20 @@ pub fn hash_secret(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()
 }
 
-/// Splits token text into id and secret; `None` if it is not shaped like a Roster token.
+/// Splits token text into id and secret; `None` if it is not shaped like a SCIM token.
 pub fn parse(text: &str) -> Option<(&str, &str)> {
-    let rest = text.strip_prefix(TOKEN_PREFIX)?;
+    parse_prefixed(text, TOKEN_PREFIX)
+}
+
+/// Splits `prefix`-ed text into id and secret.
+pub fn parse_prefixed<'t>(text: &'t str, prefix: &str) -> Option<(&'t str, &'t str)> {
+    let rest = text.strip_prefix(prefix)?;
     if rest.len() != ID_HEX + 1 + SECRET_HEX || !rest.is_ascii() {
         return None;
     }
     let (id, tail) = rest.split_at(ID_HEX);
     let secret = tail.strip_prefix('_')?;
-    let is_hex = |s: &str| {
-        s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
+    let is_hex = |s: &str| s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
     (is_hex(id) && is_hex(secret)).then_some((id, secret))
 }
 
@@ -69,6 +79,11 @@ pub fn parse(text: &str) -> Option<(&str, &str)> {
 pub fn verify(secret: &str, stored_hash: &[u8]) -> bool {
     let hash = hash_secret(secret);
     hash.len() == stored_hash.len() && bool::from(hash.ct_eq(stored_hash))
+}
+
+/// Compares two byte strings in constant time (for CSRF tokens and the like).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
 }
 
 /// A short, non-secret fingerprint to tell tokens apart in lists: the first 8 hex digits of

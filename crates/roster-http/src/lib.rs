@@ -2,6 +2,7 @@
 //! and the middleware around them. Handlers only translate between the wire and
 //! roster-core's services; errors become SCIM error bodies in one place ([`response`]).
 
+pub mod admin;
 pub mod response;
 pub mod scim;
 
@@ -44,6 +45,13 @@ impl Default for HttpConfig {
 pub struct AppState {
     pub core: Arc<Core>,
     pub config: Arc<HttpConfig>,
+    pub sign_in_limiter: Arc<admin::auth::SignInLimiter>,
+}
+
+impl AppState {
+    pub fn new(core: Arc<Core>, config: HttpConfig) -> AppState {
+        AppState { core, config: Arc::new(config), sign_in_limiter: admin::auth::default_limiter() }
+    }
 }
 
 impl AppState {
@@ -56,7 +64,8 @@ impl AppState {
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let app = Router::new()
-        .nest("/scim/v2/{tenant}", scim::routes())
+        .nest("/scim/v2/{tenant}", scim::logged_routes(state.clone()))
+        .nest("/admin/api", admin::routes(state.clone()))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ok" }))
         .with_state(state);
@@ -79,7 +88,13 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Trailing slashes are trimmed before routing, so `/scim/v2/t/` and `/Users/` work too.
+    let app =
+        tower::Layer::layer(&tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash(), router(state));
+    axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }

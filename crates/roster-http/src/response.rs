@@ -24,18 +24,11 @@ pub struct Scim {
 
 impl Scim {
     pub fn ok(body: Value) -> Scim {
-        Scim {
-            status: 200,
-            body: Some(body),
-            ..Default::default()
-        }
+        Scim { status: 200, body: Some(body), ..Default::default() }
     }
 
     pub fn no_content() -> Scim {
-        Scim {
-            status: 204,
-            ..Default::default()
-        }
+        Scim { status: 204, ..Default::default() }
     }
 }
 
@@ -49,8 +42,7 @@ impl IntoResponse for Scim {
             Some(body) => Response::new(Body::from(body.to_string())),
             None => Response::new(Body::empty()),
         };
-        *response.status_mut() =
-            StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        *response.status_mut() = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         let headers = response.headers_mut();
         if self.body.is_some() {
             headers.insert(CONTENT_TYPE, HeaderValue::from_static(SCIM_JSON));
@@ -93,22 +85,26 @@ impl IntoResponse for ScimFailure {
                 roster_core::AuthFailure::Missing => "Bearer realm=\"roster\"",
                 _ => "Bearer realm=\"roster\", error=\"invalid_token\"",
             };
-            response
-                .headers_mut()
-                .insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+            response.headers_mut().insert(WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
         }
         response
     }
 }
 
+/// What an error response said, kept on the response for the provisioning log.
+#[derive(Debug, Clone)]
+pub struct ErrorInfo {
+    pub scim_type: Option<String>,
+    pub detail: String,
+}
+
 /// The SCIM error body of `e` with its status.
 pub fn error_response(e: &ScimError) -> Response {
-    Scim {
-        status: e.status,
-        body: Some(e.to_json()),
-        ..Default::default()
-    }
-    .into_response()
+    let mut response = Scim { status: e.status, body: Some(e.to_json()), ..Default::default() }.into_response();
+    response
+        .extensions_mut()
+        .insert(ErrorInfo { scim_type: e.scim_type.map(|t| t.as_str().to_string()), detail: e.detail.clone() });
+    response
 }
 
 /// A panic becomes a SCIM 500 with a generic detail; the panic itself is logged.
@@ -119,8 +115,5 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("unknown panic");
     tracing::error!(panic = message, "request handler panicked");
-    error_response(&ScimError::with_status(
-        500,
-        "Internal error; the server log has the details",
-    ))
+    error_response(&ScimError::with_status(500, "Internal error; the server log has the details"))
 }

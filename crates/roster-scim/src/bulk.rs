@@ -20,10 +20,7 @@ pub struct BulkLimits {
 
 impl Default for BulkLimits {
     fn default() -> Self {
-        BulkLimits {
-            max_operations: 1000,
-            max_payload_size: 1_048_576,
-        }
+        BulkLimits { max_operations: 1000, max_payload_size: 1_048_576 }
     }
 }
 
@@ -60,14 +57,9 @@ impl BulkMethod {
     }
 
     fn parse(s: &str) -> Option<BulkMethod> {
-        [
-            BulkMethod::Post,
-            BulkMethod::Put,
-            BulkMethod::Patch,
-            BulkMethod::Delete,
-        ]
-        .into_iter()
-        .find(|m| m.as_str().eq_ignore_ascii_case(s))
+        [BulkMethod::Post, BulkMethod::Put, BulkMethod::Patch, BulkMethod::Delete]
+            .into_iter()
+            .find(|m| m.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -110,35 +102,23 @@ impl BulkRequest {
     /// one operation are recorded on it. Too many operations is `413` (BK-5).
     pub fn from_json(body: &Value, limits: &BulkLimits) -> Result<BulkRequest, ScimError> {
         let Value::Object(obj) = body else {
-            return Err(ScimError::invalid_syntax(
-                "a BulkRequest must be a JSON object",
-            ));
+            return Err(ScimError::invalid_syntax("a BulkRequest must be a JSON object"));
         };
-        let get = |name: &str| {
-            obj.iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        };
+        let get = |name: &str| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
         let fail_on_errors = match get("failOnErrors") {
             None | Some(Value::Null) => None,
             Some(Value::Number(n)) => match n.as_u64() {
                 Some(n) => Some((n as usize).max(1)),
                 None => {
-                    return Err(ScimError::invalid_value(
-                        "failOnErrors must be a positive integer",
-                    ));
+                    return Err(ScimError::invalid_value("failOnErrors must be a positive integer"));
                 }
             },
             Some(other) => {
-                return Err(ScimError::invalid_value(format!(
-                    "failOnErrors must be an integer, got {other}"
-                )));
+                return Err(ScimError::invalid_value(format!("failOnErrors must be an integer, got {other}")));
             }
         };
         let Some(Value::Array(items)) = get("Operations") else {
-            return Err(ScimError::invalid_syntax(
-                "a BulkRequest needs an \"Operations\" array",
-            ));
+            return Err(ScimError::invalid_syntax("a BulkRequest needs an \"Operations\" array"));
         };
         if items.len() > limits.max_operations {
             return Err(ScimError::payload_too_large(format!(
@@ -156,17 +136,13 @@ impl BulkRequest {
                     && !seen_ids.insert(id.clone())
                     && op.problem.is_none()
                 {
-                    op.problem = Some(ScimError::invalid_syntax(format!(
-                        "bulkId {id:?} is used by more than one operation"
-                    )));
+                    op.problem =
+                        Some(ScimError::invalid_syntax(format!("bulkId {id:?} is used by more than one operation")));
                 }
                 op
             })
             .collect();
-        Ok(BulkRequest {
-            fail_on_errors,
-            operations,
-        })
+        Ok(BulkRequest { fail_on_errors, operations })
     }
 
     /// The order to run operations in: request order, except that an operation waits for
@@ -185,18 +161,13 @@ impl BulkRequest {
             .iter()
             .enumerate()
             .map(|(i, op)| {
-                op.references()
-                    .iter()
-                    .filter_map(|r| definers.get(r.as_str()).copied())
-                    .filter(|&d| d != i)
-                    .collect()
+                op.references().iter().filter_map(|r| definers.get(r.as_str()).copied()).filter(|&d| d != i).collect()
             })
             .collect();
         let mut done = vec![false; self.operations.len()];
         let mut order = Vec::with_capacity(self.operations.len());
         loop {
-            let next =
-                (0..self.operations.len()).find(|&i| !done[i] && deps[i].iter().all(|&d| done[d]));
+            let next = (0..self.operations.len()).find(|&i| !done[i] && deps[i].iter().all(|&d| done[d]));
             match next {
                 Some(i) => {
                     done[i] = true;
@@ -221,16 +192,10 @@ fn parse_operation(item: &Value) -> BulkOperation {
         problem: None,
     };
     let Value::Object(obj) = item else {
-        op.problem = Some(ScimError::invalid_syntax(
-            "a bulk operation must be a JSON object",
-        ));
+        op.problem = Some(ScimError::invalid_syntax("a bulk operation must be a JSON object"));
         return op;
     };
-    let get = |name: &str| {
-        obj.iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    };
+    let get = |name: &str| obj.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
     let text = |name: &str| get(name).and_then(Value::as_str).map(str::to_string);
     op.method_text = text("method").unwrap_or_default();
     op.method = BulkMethod::parse(&op.method_text);
@@ -239,22 +204,14 @@ fn parse_operation(item: &Value) -> BulkOperation {
     op.version = text("version").filter(|s| !s.is_empty());
     op.data = get("data").filter(|v| !v.is_null()).cloned();
     op.problem = match (op.method, op.path.is_empty()) {
-        (None, _) if op.method_text.is_empty() => {
-            Some(ScimError::invalid_syntax("the operation has no method"))
-        }
-        (None, _) => Some(ScimError::invalid_syntax(format!(
-            "unknown method {:?}",
-            op.method_text
-        ))),
+        (None, _) if op.method_text.is_empty() => Some(ScimError::invalid_syntax("the operation has no method")),
+        (None, _) => Some(ScimError::invalid_syntax(format!("unknown method {:?}", op.method_text))),
         (Some(_), true) => Some(ScimError::invalid_syntax("the operation has no path")),
         (Some(BulkMethod::Post), _) if op.bulk_id.is_none() => {
             Some(ScimError::invalid_syntax("a POST operation needs a bulkId"))
         }
         (Some(BulkMethod::Post | BulkMethod::Put | BulkMethod::Patch), _) if op.data.is_none() => {
-            Some(ScimError::invalid_syntax(format!(
-                "a {} operation needs data",
-                op.method_text.to_uppercase()
-            )))
+            Some(ScimError::invalid_syntax(format!("a {} operation needs data", op.method_text.to_uppercase())))
         }
         _ => None,
     };
@@ -272,9 +229,7 @@ fn collect_refs_str(s: &str, out: &mut BTreeSet<String>) {
 }
 
 fn strip_prefix_ci<'s>(s: &'s str, prefix: &str) -> Option<&'s str> {
-    s.get(..prefix.len())
-        .filter(|p| p.eq_ignore_ascii_case(prefix))
-        .map(|_| &s[prefix.len()..])
+    s.get(..prefix.len()).filter(|p| p.eq_ignore_ascii_case(prefix)).map(|_| &s[prefix.len()..])
 }
 
 fn collect_refs(v: &Value, out: &mut BTreeSet<String>) {
@@ -293,10 +248,7 @@ fn collect_refs(v: &Value, out: &mut BTreeSet<String>) {
 /// Replaces every `bulkId:<id>` (a whole string value, or a path segment) with the id the
 /// operation that defined it created. A reference to a bulkId that no operation created
 /// fails the operation with `409` (BK-4; RFC 7644 §3.7.3).
-pub fn substitute(
-    op: &mut BulkOperation,
-    created: &HashMap<String, String>,
-) -> Result<(), ScimError> {
+pub fn substitute(op: &mut BulkOperation, created: &HashMap<String, String>) -> Result<(), ScimError> {
     let unresolved = |id: &str| ScimError {
         status: 409,
         scim_type: Some(ScimType::InvalidValue),
@@ -325,12 +277,8 @@ pub fn substitute(
                 }
                 Ok(())
             }
-            Value::Array(items) => items
-                .iter_mut()
-                .try_for_each(|i| walk(i, created, unresolved)),
-            Value::Object(o) => o
-                .values_mut()
-                .try_for_each(|i| walk(i, created, unresolved)),
+            Value::Array(items) => items.iter_mut().try_for_each(|i| walk(i, created, unresolved)),
+            Value::Object(o) => o.values_mut().try_for_each(|i| walk(i, created, unresolved)),
             _ => Ok(()),
         }
     }
@@ -355,11 +303,7 @@ pub struct BulkResult {
 impl BulkResult {
     pub fn failed(op: &BulkOperation, error: &ScimError) -> BulkResult {
         BulkResult {
-            method: if op.method_text.is_empty() {
-                "POST".into()
-            } else {
-                op.method_text.to_uppercase()
-            },
+            method: if op.method_text.is_empty() { "POST".into() } else { op.method_text.to_uppercase() },
             bulk_id: op.bulk_id.clone(),
             version: None,
             location: None,
@@ -401,11 +345,8 @@ mod tests {
     use super::*;
 
     fn request(ops: Value) -> BulkRequest {
-        BulkRequest::from_json(
-            &json!({"schemas": [BULK_REQUEST_SCHEMA], "Operations": ops}),
-            &BulkLimits::default(),
-        )
-        .unwrap()
+        BulkRequest::from_json(&json!({"schemas": [BULK_REQUEST_SCHEMA], "Operations": ops}), &BulkLimits::default())
+            .unwrap()
     }
 
     #[test]
@@ -437,10 +378,7 @@ mod tests {
         ]))
         .operations
         .remove(0);
-        let created = HashMap::from([
-            ("g".to_string(), "G1".to_string()),
-            ("u".to_string(), "U1".to_string()),
-        ]);
+        let created = HashMap::from([("g".to_string(), "G1".to_string()), ("u".to_string(), "U1".to_string())]);
         substitute(&mut op, &created).unwrap();
         assert_eq!(op.path, "/Groups/G1");
         assert_eq!(op.data.unwrap()["Operations"][0]["value"][0]["value"], "U1");
@@ -462,13 +400,8 @@ mod tests {
 
     #[test]
     fn too_many_operations_is_413() {
-        let ops: Vec<Value> = (0..3)
-            .map(|i| json!({"method": "DELETE", "path": format!("/Users/{i}")}))
-            .collect();
-        let limits = BulkLimits {
-            max_operations: 2,
-            max_payload_size: 100,
-        };
+        let ops: Vec<Value> = (0..3).map(|i| json!({"method": "DELETE", "path": format!("/Users/{i}")})).collect();
+        let limits = BulkLimits { max_operations: 2, max_payload_size: 100 };
         let err = BulkRequest::from_json(&json!({"Operations": ops}), &limits).unwrap_err();
         assert_eq!(err.status, 413);
         assert!(err.detail.contains("maxOperations is 2"));

@@ -94,20 +94,12 @@ pub struct ScimError {
 impl ScimError {
     /// An error with a `scimType`; the status follows from the type.
     pub fn new(scim_type: ScimType, detail: impl Into<String>) -> Self {
-        ScimError {
-            status: scim_type.status(),
-            scim_type: Some(scim_type),
-            detail: detail.into(),
-        }
+        ScimError { status: scim_type.status(), scim_type: Some(scim_type), detail: detail.into() }
     }
 
     /// An error with a plain status and no `scimType`.
     pub fn with_status(status: u16, detail: impl Into<String>) -> Self {
-        ScimError {
-            status,
-            scim_type: None,
-            detail: detail.into(),
-        }
+        ScimError { status, scim_type: None, detail: detail.into() }
     }
 
     pub fn invalid_filter(detail: impl Into<String>) -> Self {
@@ -176,11 +168,7 @@ mod tests {
     fn every_scim_type_has_a_wire_name_and_a_client_error_status() {
         for t in ScimType::ALL {
             assert!(!t.as_str().is_empty());
-            assert!(
-                (400..500).contains(&t.status()),
-                "{t} maps to {}",
-                t.status()
-            );
+            assert!((400..500).contains(&t.status()), "{t} maps to {}", t.status());
         }
         assert_eq!(ScimType::Uniqueness.status(), 409);
         assert_eq!(ScimType::Sensitive.status(), 403);

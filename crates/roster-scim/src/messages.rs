@@ -36,13 +36,8 @@ pub struct ListQuery {
 impl ListQuery {
     /// Reads decoded query parameters; names are matched case-insensitively and unknown
     /// ones (`aadOptscim062020`, empty keys) are ignored (F-16).
-    pub fn from_params<K: AsRef<str>, V: AsRef<str>>(
-        params: &[(K, V)],
-    ) -> Result<ListQuery, ScimError> {
-        let mut q = ListQuery {
-            start_index: 1,
-            ..ListQuery::default()
-        };
+    pub fn from_params<K: AsRef<str>, V: AsRef<str>>(params: &[(K, V)]) -> Result<ListQuery, ScimError> {
+        let mut q = ListQuery { start_index: 1, ..ListQuery::default() };
         for (k, v) in params {
             let (k, v) = (k.as_ref(), v.as_ref());
             match k.to_ascii_lowercase().as_str() {
@@ -64,23 +59,16 @@ impl ListQuery {
     /// unknown ones (WSO2's `domain`) ignored.
     pub fn from_search_request(body: &Value) -> Result<ListQuery, ScimError> {
         let Value::Object(obj) = body else {
-            return Err(ScimError::invalid_syntax(
-                "a SearchRequest must be a JSON object",
-            ));
+            return Err(ScimError::invalid_syntax("a SearchRequest must be a JSON object"));
         };
-        let mut q = ListQuery {
-            start_index: 1,
-            ..ListQuery::default()
-        };
+        let mut q = ListQuery { start_index: 1, ..ListQuery::default() };
         for (k, v) in obj {
             let text = |what: &str| -> Result<Option<String>, ScimError> {
                 match v {
                     Value::Null => Ok(None),
                     Value::String(s) => Ok(Some(s.clone())),
                     Value::Number(n) => Ok(Some(n.to_string())),
-                    other => Err(ScimError::invalid_value(format!(
-                        "{what} must be a string, got {other}"
-                    ))),
+                    other => Err(ScimError::invalid_value(format!("{what} must be a string, got {other}"))),
                 }
             };
             match k.to_ascii_lowercase().as_str() {
@@ -102,14 +90,8 @@ impl ListQuery {
                     }
                 }
                 "attributes" => q.attributes = attribute_list(v, "attributes")?,
-                "excludedattributes" => {
-                    q.excluded_attributes = attribute_list(v, "excludedAttributes")?
-                }
-                "cursor" => {
-                    q.cursor = text("cursor")?
-                        .or(Some(String::new()))
-                        .filter(|_| !v.is_null())
-                }
+                "excludedattributes" => q.excluded_attributes = attribute_list(v, "excludedAttributes")?,
+                "cursor" => q.cursor = text("cursor")?.or(Some(String::new())).filter(|_| !v.is_null()),
                 _ => {}
             }
         }
@@ -127,17 +109,13 @@ fn attribute_list(v: &Value, what: &str) -> Result<Vec<String>, ScimError> {
                 match item {
                     Value::String(s) => out.extend(split_attribute_list(s)),
                     other => {
-                        return Err(ScimError::invalid_value(format!(
-                            "{what} must hold strings, got {other}"
-                        )));
+                        return Err(ScimError::invalid_value(format!("{what} must hold strings, got {other}")));
                     }
                 }
             }
             Ok(out)
         }
-        other => Err(ScimError::invalid_value(format!(
-            "{what} must be an array of attribute names, got {other}"
-        ))),
+        other => Err(ScimError::invalid_value(format!("{what} must be an array of attribute names, got {other}"))),
     }
 }
 
@@ -148,9 +126,7 @@ fn parse_sort_order(v: &str) -> Result<SortOrder, ScimError> {
     } else if v.eq_ignore_ascii_case("descending") {
         Ok(SortOrder::Descending)
     } else {
-        Err(ScimError::invalid_value(format!(
-            "sortOrder must be \"ascending\" or \"descending\", got {v:?}"
-        )))
+        Err(ScimError::invalid_value(format!("sortOrder must be \"ascending\" or \"descending\", got {v:?}")))
     }
 }
 
@@ -175,24 +151,15 @@ fn parse_count(v: &str) -> Result<Option<u64>, ScimError> {
 }
 
 fn parse_integer(v: &str, what: &str) -> Result<i64, ScimError> {
+    // One optional sign, then at least one digit: `--5` and `--` are not numbers.
+    let digits = v.strip_prefix(['-', '+']).unwrap_or(v);
     match v.parse::<i64>() {
         Ok(n) => Ok(n),
         // Digits beyond i64 are still a number: saturate rather than refuse.
-        Err(_)
-            if v.trim_start_matches('-')
-                .chars()
-                .all(|c| c.is_ascii_digit())
-                && v.len() > 1 =>
-        {
-            Ok(if v.starts_with('-') {
-                i64::MIN
-            } else {
-                i64::MAX
-            })
+        Err(_) if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) => {
+            Ok(if v.starts_with('-') { i64::MIN } else { i64::MAX })
         }
-        Err(_) => Err(ScimError::invalid_value(format!(
-            "{what} must be an integer, got {v:?}"
-        ))),
+        Err(_) => Err(ScimError::invalid_value(format!("{what} must be an integer, got {v:?}"))),
     }
 }
 
@@ -271,8 +238,7 @@ fn percent_decode(s: &str) -> Result<String, ScimError> {
         }
         i += 1;
     }
-    String::from_utf8(out)
-        .map_err(|_| ScimError::invalid_value("the query string does not decode to UTF-8 text"))
+    String::from_utf8(out).map_err(|_| ScimError::invalid_value("the query string does not decode to UTF-8 text"))
 }
 
 #[cfg(test)]
@@ -282,13 +248,7 @@ mod tests {
     #[test]
     fn decodes_plus_percent_and_raw_quotes_and_skips_empty_pairs() {
         let q = decode_query("aadOptscim062020&filter=userName+eq+%22a%40x.io%22&").unwrap();
-        assert_eq!(
-            q,
-            vec![
-                ("aadOptscim062020".into(), "".into()),
-                ("filter".into(), "userName eq \"a@x.io\"".into())
-            ]
-        );
+        assert_eq!(q, vec![("aadOptscim062020".into(), "".into()), ("filter".into(), "userName eq \"a@x.io\"".into())]);
         let raw = decode_query("filter=userName eq \"x\"&count=2").unwrap();
         assert_eq!(raw[0].1, "userName eq \"x\"");
         assert_eq!(decode_query("a=%zz").unwrap()[0].1, "%zz");
@@ -297,12 +257,7 @@ mod tests {
 
     #[test]
     fn list_params_are_case_insensitive_and_clamped() {
-        let q = ListQuery::from_params(&[
-            ("StartIndex", "-2"),
-            ("COUNT", "-5"),
-            ("sortorder", "DESCENDING"),
-        ])
-        .unwrap();
+        let q = ListQuery::from_params(&[("StartIndex", "-2"), ("COUNT", "-5"), ("sortorder", "DESCENDING")]).unwrap();
         assert_eq!(q.start_index, 1);
         assert_eq!(q.count, Some(0));
         assert_eq!(q.sort_order, SortOrder::Descending);
@@ -329,12 +284,7 @@ mod tests {
 
     #[test]
     fn list_response_always_has_resources_and_integer_counts() {
-        let body = ListResponse {
-            total_results: 0,
-            start_index: Some(1),
-            ..Default::default()
-        }
-        .to_json();
+        let body = ListResponse { total_results: 0, start_index: Some(1), ..Default::default() }.to_json();
         assert_eq!(body["Resources"], json!([]));
         assert_eq!(body["itemsPerPage"], json!(0));
         assert!(body["totalResults"].is_u64());

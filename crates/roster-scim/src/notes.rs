@@ -82,10 +82,7 @@ pub struct Notes(Vec<Note>);
 
 impl Notes {
     pub fn add(&mut self, rule: Rule, subject: impl Into<String>) {
-        let note = Note {
-            rule,
-            subject: subject.into(),
-        };
+        let note = Note { rule, subject: subject.into() };
         if !self.0.contains(&note) {
             self.0.push(note);
         }

@@ -19,7 +19,7 @@ use crate::filter::{AttrPath, PatchPath};
 use crate::notes::{Notes, Policy, Rule, UnknownAttributes};
 use crate::query::{Literal, ValidFilter};
 use crate::resource::{
-    Coercer, MemberRef, canonical_order, check_username_change, is_server_owned, is_unassigned,
+    Coercer, MemberRef, canonical_order, check_username_change, dedupe_elements, is_server_owned, is_unassigned,
     parse_members, prune_empty, with_container,
 };
 use crate::schema::{AttributeDef, Mutability, Registry, Resolved, ResourceKind, Scope};
@@ -39,9 +39,7 @@ pub enum OpKind {
 impl OpKind {
     /// Parses an op name case-insensitively (F-1: Entra sends `Add`, `Replace`, `Remove`).
     pub fn parse(s: &str) -> Option<OpKind> {
-        [OpKind::Add, OpKind::Remove, OpKind::Replace]
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(s))
+        [OpKind::Add, OpKind::Remove, OpKind::Replace].into_iter().find(|k| k.as_str().eq_ignore_ascii_case(s))
     }
 
     pub fn as_str(self) -> &'static str {
@@ -74,9 +72,7 @@ impl PatchRequest {
     /// `Operations` is `400 invalidSyntax`; a malformed path is `400 invalidPath`.
     pub fn from_json(body: &Value, known_urns: &[String]) -> Result<PatchRequest, ScimError> {
         let Value::Object(obj) = body else {
-            return Err(ScimError::invalid_syntax(
-                "a PatchOp body must be a JSON object",
-            ));
+            return Err(ScimError::invalid_syntax("a PatchOp body must be a JSON object"));
         };
         let operations = obj
             .iter()
@@ -87,73 +83,46 @@ impl PatchRequest {
             return Err(ScimError::invalid_syntax("\"Operations\" must be an array"));
         };
         if items.is_empty() {
-            return Err(ScimError::invalid_syntax(
-                "\"Operations\" must hold at least one operation",
-            ));
+            return Err(ScimError::invalid_syntax("\"Operations\" must hold at least one operation"));
         }
         let mut out = Vec::with_capacity(items.len());
         for (i, item) in items.iter().enumerate() {
             let n = i + 1;
             let Value::Object(op) = item else {
-                return Err(ScimError::invalid_syntax(format!(
-                    "operation {n} must be a JSON object"
-                )));
+                return Err(ScimError::invalid_syntax(format!("operation {n} must be a JSON object")));
             };
-            let get = |name: &str| {
-                op.iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                    .map(|(_, v)| v)
-            };
+            let get = |name: &str| op.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v);
             let kind = match get("op") {
                 Some(Value::String(s)) => OpKind::parse(s).ok_or_else(|| {
-                    ScimError::invalid_syntax(format!(
-                        "operation {n}: unknown op {s:?} (use add, remove or replace)"
-                    ))
+                    ScimError::invalid_syntax(format!("operation {n}: unknown op {s:?} (use add, remove or replace)"))
                 })?,
                 Some(other) => {
-                    return Err(ScimError::invalid_syntax(format!(
-                        "operation {n}: op must be a string, got {other}"
-                    )));
+                    return Err(ScimError::invalid_syntax(format!("operation {n}: op must be a string, got {other}")));
                 }
                 None => {
-                    return Err(ScimError::invalid_syntax(format!(
-                        "operation {n} has no \"op\""
-                    )));
+                    return Err(ScimError::invalid_syntax(format!("operation {n} has no \"op\"")));
                 }
             };
             let path = match get("path") {
                 None | Some(Value::Null) => None,
                 Some(Value::String(s)) if s.trim().is_empty() => None,
-                Some(Value::String(s)) => {
-                    Some(PatchPath::parse_with(s, known_urns).map_err(|e| {
-                        let mut err = e.into_path_error();
-                        err.detail = format!("operation {n}: {}", err.detail);
-                        err
-                    })?)
-                }
+                Some(Value::String(s)) => Some(PatchPath::parse_with(s, known_urns).map_err(|e| {
+                    let mut err = e.into_path_error();
+                    err.detail = format!("operation {n}: {}", err.detail);
+                    err
+                })?),
                 Some(other) => {
-                    return Err(ScimError::invalid_path(format!(
-                        "operation {n}: path must be a string, got {other}"
-                    )));
+                    return Err(ScimError::invalid_path(format!("operation {n}: path must be a string, got {other}")));
                 }
             };
             let value = get("value").cloned();
             if kind == OpKind::Remove && path.is_none() {
-                return Err(ScimError::no_target(format!(
-                    "operation {n}: remove needs a path"
-                )));
+                return Err(ScimError::no_target(format!("operation {n}: remove needs a path")));
             }
             if kind != OpKind::Remove && value.is_none() {
-                return Err(ScimError::invalid_value(format!(
-                    "operation {n}: {} needs a value",
-                    kind.as_str()
-                )));
+                return Err(ScimError::invalid_value(format!("operation {n}: {} needs a value", kind.as_str())));
             }
-            out.push(PatchOperation {
-                op: kind,
-                path,
-                value,
-            });
+            out.push(PatchOperation { op: kind, path, value });
         }
         Ok(PatchRequest { operations: out })
     }
@@ -189,17 +158,12 @@ impl MemberOp {
         match self {
             MemberOp::Add(refs) => {
                 for m in refs {
-                    if !members
-                        .iter()
-                        .any(|e| id_of(e).as_deref() == Some(m.value.as_str()))
-                    {
+                    if !members.iter().any(|e| id_of(e).as_deref() == Some(m.value.as_str())) {
                         members.push(as_element(m));
                     }
                 }
             }
-            MemberOp::Remove(ids) => {
-                members.retain(|e| id_of(e).is_none_or(|id| !ids.contains(&id)))
-            }
+            MemberOp::Remove(ids) => members.retain(|e| id_of(e).is_none_or(|id| !ids.contains(&id))),
             MemberOp::RemoveWhere(filter) => members.retain(|e| !filter.matches_element(e)),
             MemberOp::Replace(refs) => *members = refs.iter().map(as_element).collect(),
         }
@@ -239,49 +203,25 @@ pub fn apply_patch(
     policy: &Policy,
 ) -> Result<PatchOutcome, ScimError> {
     let mut engine = Engine {
-        cx: Coercer {
-            registry,
-            kind,
-            policy,
-            notes: Notes::default(),
-        },
+        cx: Coercer { registry, kind, policy, notes: Notes::default() },
         resource_id,
         data: data.clone(),
         member_ops: Vec::new(),
     };
     for (i, op) in request.operations.iter().enumerate() {
         engine.apply(op).map_err(|mut e| {
-            let path = op
-                .path
-                .as_ref()
-                .map(|p| format!(" {p}"))
-                .unwrap_or_default();
-            e.detail = format!(
-                "operation {} ({}{path}): {}",
-                i + 1,
-                op.op.as_str(),
-                e.detail
-            );
+            let path = op.path.as_ref().map(|p| format!(" {p}")).unwrap_or_default();
+            e.detail = format!("operation {} ({}{path}): {}", i + 1, op.op.as_str(), e.detail);
             e
         })?;
     }
-    let Engine {
-        mut cx,
-        data: mut new,
-        member_ops,
-        ..
-    } = engine;
+    let Engine { mut cx, data: mut new, member_ops, .. } = engine;
     if kind == ResourceKind::User {
         check_username_change(data, &mut new, policy, &mut cx.notes)?;
     }
     let new = canonical_order(registry, kind, new);
     let changed = changed_paths(registry, kind, data, &new);
-    Ok(PatchOutcome {
-        data: new,
-        member_ops,
-        changed,
-        notes: cx.notes,
-    })
+    Ok(PatchOutcome { data: new, member_ops, changed, notes: cx.notes })
 }
 
 /// Canonical paths whose values differ between two versions of a resource's data.
@@ -412,11 +352,7 @@ impl Engine<'_> {
                     (_, None | Some(Value::Null)) => Ok(()),
                     (_, Some(Value::Object(attrs))) => {
                         for (name, v) in attrs {
-                            let attr_path = AttrPath {
-                                urn: Some(ext.id.clone()),
-                                name: name.clone(),
-                                sub: None,
-                            };
+                            let attr_path = AttrPath { urn: Some(ext.id.clone()), name: name.clone(), sub: None };
                             self.apply_path(op, &PatchPath::Attr(attr_path), Some(v), pathless)?;
                         }
                         Ok(())
@@ -433,11 +369,7 @@ impl Engine<'_> {
                 };
                 self.apply_target(op, resolved, None, resolved.sub, value, pathless)
             }
-            PatchPath::Filtered {
-                path: attr_path,
-                filter,
-                sub,
-            } => {
+            PatchPath::Filtered { path: attr_path, filter, sub } => {
                 let Ok(resolved) = registry.resolve(kind, attr_path) else {
                     return self.unknown_path(&attr_path.to_string());
                 };
@@ -450,21 +382,18 @@ impl Engine<'_> {
                 }
                 let sub_def = match sub {
                     None => None,
-                    Some(name) => Some(resolved.attr.sub(name).ok_or_else(|| {
-                        ScimError::invalid_path(format!(
-                            "{} has no sub-attribute {name:?}",
-                            resolved.canonical_path()
-                        ))
-                    })?),
+                    Some(name) => match resolved.attr.sub(name) {
+                        Some(def) => Some(def),
+                        // Well-formed but not in the schema: the tenant policy decides, as
+                        // for `name.unknown` (P5, F-10).
+                        None => {
+                            return self.unknown_path(&format!("{}.{name}", resolved.canonical_path()));
+                        }
+                    },
                 };
                 let valid = registry
                     .check_element_filter(kind, resolved, filter)
-                    .map_err(|e| {
-                        ScimError::invalid_path(format!(
-                            "in the value filter of {path}: {}",
-                            e.detail
-                        ))
-                    })?;
+                    .map_err(|e| ScimError::invalid_path(format!("in the value filter of {path}: {}", e.detail)))?;
                 self.apply_target(op, resolved, Some(valid), sub_def, value, pathless)
             }
         }
@@ -484,9 +413,7 @@ impl Engine<'_> {
             Some(s) => format!("{}.{}", resolved.canonical_path(), s.name),
             None => resolved.canonical_path(),
         };
-        if attr.mutability == Mutability::ReadOnly
-            || sub.is_some_and(|s| s.mutability == Mutability::ReadOnly)
-        {
+        if attr.mutability == Mutability::ReadOnly || sub.is_some_and(|s| s.mutability == Mutability::ReadOnly) {
             if attr.name == "id"
                 && resolved.scope == Scope::Common
                 && value.and_then(Value::as_str) == Some(self.resource_id)
@@ -509,18 +436,13 @@ impl Engine<'_> {
             return Err(ScimError::mutability(format!("{label} is immutable")));
         }
         if attr.mutability == Mutability::Immutable {
-            let present = crate::resource::container(&self.data, resolved)
-                .is_some_and(|c| c.contains_key(&attr.name));
+            let present = crate::resource::container(&self.data, resolved).is_some_and(|c| c.contains_key(&attr.name));
             if present && !(op == OpKind::Add && value.is_some_and(is_unassigned)) {
-                return Err(ScimError::mutability(format!(
-                    "{label} is immutable and already set"
-                )));
+                return Err(ScimError::mutability(format!("{label} is immutable and already set")));
             }
         }
         if op == OpKind::Remove && sub.is_none() && attr.required {
-            return Err(ScimError::mutability(format!(
-                "{label} is required and cannot be removed"
-            )));
+            return Err(ScimError::mutability(format!("{label} is required and cannot be removed")));
         }
         Ok(true)
     }
@@ -534,10 +456,7 @@ impl Engine<'_> {
         value: Option<&Value>,
         pathless: bool,
     ) -> Result<(), ScimError> {
-        if self.cx.kind == ResourceKind::Group
-            && resolved.scope == Scope::Core
-            && resolved.attr.name == "members"
-        {
+        if self.cx.kind == ResourceKind::Group && resolved.scope == Scope::Core && resolved.attr.name == "members" {
             return self.apply_members(op, filter, sub, value);
         }
         if !self.check_mutability(op, &resolved, sub, value, pathless)? {
@@ -591,9 +510,7 @@ impl Engine<'_> {
                     }
                     let is_complex = attr.is_complex();
                     with_container(&mut self.data, resolved, |c| {
-                        let entry = c
-                            .entry(name.clone())
-                            .or_insert_with(|| Value::Array(Vec::new()));
+                        let entry = c.entry(name.clone()).or_insert_with(|| Value::Array(Vec::new()));
                         if !entry.is_array() {
                             *entry = Value::Array(Vec::new());
                         }
@@ -603,6 +520,8 @@ impl Engine<'_> {
                                 touched.push(merge_element(items, new, is_complex));
                             }
                             fix_primary(items, &touched);
+                            // Clearing a `primary` can make two elements equal.
+                            dedupe_elements(items);
                         }
                         prune_empty(c, &name);
                     });
@@ -613,9 +532,7 @@ impl Engine<'_> {
                 }
                 let coerced = self.cx.coerce_scalar(attr, value, label)?;
                 if coerced.is_none() && attr.required {
-                    return Err(ScimError::invalid_value(format!(
-                        "{label} is required and cannot be empty"
-                    )));
+                    return Err(ScimError::invalid_value(format!("{label} is required and cannot be empty")));
                 }
                 with_container(&mut self.data, resolved, |c| match coerced {
                     Some(v) => {
@@ -633,12 +550,7 @@ impl Engine<'_> {
     /// add/replace on a single-valued complex attribute: merge the given sub-attributes
     /// into the existing ones (RFC 7644 §3.5.2.3, C-5); an empty identifying `value`
     /// unassigns the whole attribute (F-8).
-    fn merge_complex(
-        &mut self,
-        resolved: &Resolved<'_>,
-        value: &Value,
-        label: &str,
-    ) -> Result<(), ScimError> {
+    fn merge_complex(&mut self, resolved: &Resolved<'_>, value: &Value, label: &str) -> Result<(), ScimError> {
         let attr = resolved.attr;
         let mut updates: Vec<(String, Option<Value>)> = Vec::new();
         let mut unassign_all = false;
@@ -652,9 +564,7 @@ impl Engine<'_> {
                     if is_server_owned(attr, sub) {
                         continue;
                     }
-                    let coerced =
-                        self.cx
-                            .coerce_scalar(sub, v, &format!("{label}.{}", sub.name))?;
+                    let coerced = self.cx.coerce_scalar(sub, v, &format!("{label}.{}", sub.name))?;
                     if sub.name == "value" && coerced.is_none() {
                         unassign_all = true;
                     }
@@ -662,9 +572,7 @@ impl Engine<'_> {
                 }
             }
             other => match self.cx.coerce_single(attr, other, label)? {
-                Some(Value::Object(obj)) => {
-                    updates.extend(obj.into_iter().map(|(k, v)| (k, Some(v))))
-                }
+                Some(Value::Object(obj)) => updates.extend(obj.into_iter().map(|(k, v)| (k, Some(v)))),
                 _ => unassign_all = true,
             },
         }
@@ -674,9 +582,7 @@ impl Engine<'_> {
                 c.remove(&name);
                 return;
             }
-            let entry = c
-                .entry(name.clone())
-                .or_insert_with(|| Value::Object(Map::new()));
+            let entry = c.entry(name.clone()).or_insert_with(|| Value::Object(Map::new()));
             if !entry.is_object() {
                 *entry = Value::Object(Map::new());
             }
@@ -725,17 +631,11 @@ impl Engine<'_> {
         }
         let coerced = match op {
             OpKind::Remove => None,
-            _ => self.cx.coerce_scalar(
-                sub,
-                value.unwrap_or(&Value::Null),
-                &format!("{label}.{}", sub.name),
-            )?,
+            _ => self.cx.coerce_scalar(sub, value.unwrap_or(&Value::Null), &format!("{label}.{}", sub.name))?,
         };
         let (name, sub_name) = (attr.name.clone(), sub.name.clone());
         with_container(&mut self.data, resolved, |c| {
-            let entry = c
-                .entry(name.clone())
-                .or_insert_with(|| Value::Array(Vec::new()));
+            let entry = c.entry(name.clone()).or_insert_with(|| Value::Array(Vec::new()));
             if let Value::Array(items) = entry {
                 if items.is_empty() {
                     if let Some(v) = &coerced {
@@ -758,6 +658,11 @@ impl Engine<'_> {
                         }
                     }
                     items.retain(|i| !is_unassigned(i));
+                    // P9: `primary: true` set on every element stays on the first one only.
+                    if sub_name == "primary" {
+                        fix_primary(items, &[0]);
+                    }
+                    dedupe_elements(items);
                 }
             }
             prune_empty(c, &name);
@@ -776,21 +681,15 @@ impl Engine<'_> {
         label: &str,
     ) -> Result<(), ScimError> {
         let attr = resolved.attr;
-        let current = crate::resource::container(&self.data, resolved)
-            .and_then(|c| c.get(&attr.name))
-            .cloned();
+        let current = crate::resource::container(&self.data, resolved).and_then(|c| c.get(&attr.name)).cloned();
         // A single-valued complex attribute is filtered as a one-element list (A18.5 #30).
         let mut items: Vec<Value> = match current {
             Some(Value::Array(items)) => items,
             Some(obj @ Value::Object(_)) => vec![obj],
             _ => Vec::new(),
         };
-        let matching: Vec<usize> = items
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| filter.matches_element(e))
-            .map(|(i, _)| i)
-            .collect();
+        let matching: Vec<usize> =
+            items.iter().enumerate().filter(|(_, e)| filter.matches_element(e)).map(|(i, _)| i).collect();
         let mut touched = Vec::new();
         match op {
             OpKind::Remove => match sub {
@@ -809,17 +708,14 @@ impl Engine<'_> {
                         }
                     }
                     items.retain(|e| !is_unassigned(e));
+                    dedupe_elements(&mut items);
                 }
             },
             OpKind::Add | OpKind::Replace => {
                 let value = value.unwrap_or(&Value::Null);
                 // The element (or the sub-attribute value) the op writes, coerced up front.
                 let new_sub = match sub {
-                    Some(sub) => Some(self.cx.coerce_scalar(
-                        sub,
-                        value,
-                        &format!("{label}.{}", sub.name),
-                    )?),
+                    Some(sub) => Some(self.cx.coerce_scalar(sub, value, &format!("{label}.{}", sub.name))?),
                     None => None,
                 };
                 let new_element = match sub {
@@ -833,15 +729,12 @@ impl Engine<'_> {
                     }
                     // F-6: an `eq`-only filter describes the element; create it.
                     let Some(pairs) = filter.eq_pairs() else {
-                        return Err(ScimError::no_target(format!(
-                            "no value of {label} matches the filter"
-                        )));
+                        return Err(ScimError::no_target(format!("no value of {label} matches the filter")));
                     };
                     let mut element = Map::new();
                     for (k, v) in pairs {
                         if let Some(def) = attr.sub(&k)
-                            && let Some(v) =
-                                self.cx.coerce_scalar(def, &v, &format!("{label}.{k}"))?
+                            && let Some(v) = self.cx.coerce_scalar(def, &v, &format!("{label}.{k}"))?
                         {
                             element.insert(def.name.clone(), v);
                         }
@@ -887,31 +780,23 @@ impl Engine<'_> {
                     order_subs(element, attr);
                     touched.push(i);
                 }
+                // Indices shift when empties and duplicates are dropped; recompute by identity.
+                let touched_values: Vec<Value> = touched.iter().filter_map(|&i| items.get(i).cloned()).collect();
                 items.retain(|e| !is_unassigned(e));
                 if attr.multi_valued {
-                    // Indices may have shifted if empties were dropped; recompute by identity.
-                    let touched_values: Vec<Value> = touched
-                        .iter()
-                        .filter_map(|&i| items.get(i).cloned())
-                        .collect();
-                    let touched: Vec<usize> = items
-                        .iter()
-                        .enumerate()
-                        .filter(|(_, e)| touched_values.contains(e))
-                        .map(|(i, _)| i)
-                        .collect();
+                    dedupe_elements(&mut items);
+                    let touched: Vec<usize> =
+                        items.iter().enumerate().filter(|(_, e)| touched_values.contains(e)).map(|(i, _)| i).collect();
                     fix_primary(&mut items, &touched);
+                    // Clearing a `primary` can make two elements equal.
+                    dedupe_elements(&mut items);
                 }
             }
         }
         let name = attr.name.clone();
         let multi = attr.multi_valued;
         with_container(&mut self.data, resolved, |c| {
-            let new_value = if multi {
-                Value::Array(items)
-            } else {
-                items.into_iter().next().unwrap_or(Value::Null)
-            };
+            let new_value = if multi { Value::Array(items) } else { items.into_iter().next().unwrap_or(Value::Null) };
             c.insert(name.clone(), new_value);
             prune_empty(c, &name);
         });
@@ -920,12 +805,7 @@ impl Engine<'_> {
 
     /// F-4: `remove` of a multi-valued attribute with a value list removes exactly the
     /// listed values (by their `value` sub-attribute when given, else by equality).
-    fn remove_listed(
-        &mut self,
-        resolved: &Resolved<'_>,
-        value: &Value,
-        label: &str,
-    ) -> Result<(), ScimError> {
+    fn remove_listed(&mut self, resolved: &Resolved<'_>, value: &Value, label: &str) -> Result<(), ScimError> {
         let attr = resolved.attr;
         let given: Vec<&Value> = match value {
             Value::Array(items) => items.iter().collect(),
@@ -947,10 +827,7 @@ impl Engine<'_> {
             if let Some(Value::Array(items)) = c.get_mut(&name) {
                 items.retain(|item| {
                     !targets.iter().any(|t| {
-                        match (
-                            t.get("value").and_then(Value::as_str),
-                            item.get("value").and_then(Value::as_str),
-                        ) {
+                        match (t.get("value").and_then(Value::as_str), item.get("value").and_then(Value::as_str)) {
                             (Some(tv), Some(iv)) => text::text_eq(tv, iv, value_case_exact),
                             _ => t == item,
                         }
@@ -977,18 +854,11 @@ impl Engine<'_> {
             )));
         }
         let member_op = match (op, filter) {
-            (OpKind::Add, None) => {
-                MemberOp::Add(parse_members(value.unwrap_or(&Value::Null), "members")?)
-            }
-            (OpKind::Replace, None) => {
-                MemberOp::Replace(parse_members(value.unwrap_or(&Value::Null), "members")?)
-            }
+            (OpKind::Add, None) => MemberOp::Add(parse_members(value.unwrap_or(&Value::Null), "members")?),
+            (OpKind::Replace, None) => MemberOp::Replace(parse_members(value.unwrap_or(&Value::Null), "members")?),
             (OpKind::Remove, None) => match value {
                 Some(v) if !v.is_null() => {
-                    let ids: Vec<String> = parse_members(v, "members")?
-                        .into_iter()
-                        .map(|m| m.value)
-                        .collect();
+                    let ids: Vec<String> = parse_members(v, "members")?.into_iter().map(|m| m.value).collect();
                     self.cx.notes.add(Rule::ValueListRemoval, "members");
                     MemberOp::Remove(ids)
                 }
@@ -1048,8 +918,7 @@ fn merge_element(items: &mut Vec<Value>, new: Value, is_complex: bool) -> usize 
         if new.get("value").is_some()
             && let Some(i) = items.iter().position(|e| identity(e) == identity(&new))
         {
-            if let (Some(Value::Object(existing)), Value::Object(fields)) = (items.get_mut(i), &new)
-            {
+            if let (Some(Value::Object(existing)), Value::Object(fields)) = (items.get_mut(i), &new) {
                 for (k, v) in fields {
                     existing.insert(k.clone(), v.clone());
                 }
@@ -1063,10 +932,8 @@ fn merge_element(items: &mut Vec<Value>, new: Value, is_complex: bool) -> usize 
 
 /// P9: when an element the operation touched is `primary`, every other loses it.
 fn fix_primary(items: &mut [Value], touched: &[usize]) {
-    let Some(&keep) = touched
-        .iter()
-        .rev()
-        .find(|&&i| items.get(i).and_then(|e| e.get("primary")) == Some(&Value::Bool(true)))
+    let Some(&keep) =
+        touched.iter().rev().find(|&&i| items.get(i).and_then(|e| e.get("primary")) == Some(&Value::Bool(true)))
     else {
         return;
     };

@@ -26,11 +26,7 @@ pub struct Projection {
 
 /// Splits a comma-separated attribute list (errata 7898), dropping empty items.
 pub fn split_attribute_list(s: &str) -> Vec<String> {
-    s.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
+    s.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
 impl Projection {
@@ -48,20 +44,10 @@ impl Projection {
         excluded: &[String],
     ) -> Result<Projection, ScimError> {
         if !attributes.is_empty() && !excluded.is_empty() {
-            return Err(ScimError::invalid_value(
-                "attributes and excludedAttributes cannot be used together",
-            ));
+            return Err(ScimError::invalid_value("attributes and excludedAttributes cannot be used together"));
         }
-        let resolve = |items: &[String]| {
-            items
-                .iter()
-                .filter_map(|s| selector(registry, kind, s))
-                .collect::<Vec<_>>()
-        };
-        Ok(Projection {
-            include: (!attributes.is_empty()).then(|| resolve(attributes)),
-            exclude: resolve(excluded),
-        })
+        let resolve = |items: &[String]| items.iter().filter_map(|s| selector(registry, kind, s)).collect::<Vec<_>>();
+        Ok(Projection { include: (!attributes.is_empty()).then(|| resolve(attributes)), exclude: resolve(excluded) })
     }
 
     /// Whether a top-level attribute will be in the output at all: lets storage skip
@@ -74,12 +60,7 @@ impl Projection {
     }
 
     /// Applies the projection to a rendered resource.
-    pub fn apply(
-        &self,
-        registry: &Registry,
-        kind: ResourceKind,
-        resource: &Map<String, Value>,
-    ) -> Map<String, Value> {
+    pub fn apply(&self, registry: &Registry, kind: ResourceKind, resource: &Map<String, Value>) -> Map<String, Value> {
         let core = registry.core(kind);
         let common = registry.common();
         let mut out = Map::new();
@@ -132,61 +113,31 @@ impl Projection {
             Returned::Default | Returned::Request => {}
         }
         let same_attr = |s: &Selector| {
-            s.extension.as_deref().map(str::to_ascii_lowercase)
-                == extension.map(str::to_ascii_lowercase)
-                && s.name
-                    .as_deref()
-                    .is_some_and(|n| n.eq_ignore_ascii_case(&def.name))
+            s.extension.as_deref().map(str::to_ascii_lowercase) == extension.map(str::to_ascii_lowercase)
+                && s.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(&def.name))
         };
         let whole_extension = |s: &Selector| {
             s.name.is_none()
-                && extension.is_some_and(|e| {
-                    s.extension
-                        .as_deref()
-                        .is_some_and(|x| x.eq_ignore_ascii_case(e))
-                })
+                && extension.is_some_and(|e| s.extension.as_deref().is_some_and(|x| x.eq_ignore_ascii_case(e)))
         };
         match &self.include {
             Some(include) => {
-                if include
-                    .iter()
-                    .any(|s| (same_attr(s) && s.sub.is_none()) || whole_extension(s))
-                {
+                if include.iter().any(|s| (same_attr(s) && s.sub.is_none()) || whole_extension(s)) {
                     return Some(Keep::Whole);
                 }
-                let subs: Vec<String> = include
-                    .iter()
-                    .filter(|s| same_attr(s))
-                    .filter_map(|s| s.sub.clone())
-                    .collect();
-                if subs.is_empty() {
-                    None
-                } else {
-                    Some(Keep::Subs(subs))
-                }
+                let subs: Vec<String> = include.iter().filter(|s| same_attr(s)).filter_map(|s| s.sub.clone()).collect();
+                if subs.is_empty() { None } else { Some(Keep::Subs(subs)) }
             }
             None => {
                 if def.returned == Returned::Request {
                     return None;
                 }
-                if self
-                    .exclude
-                    .iter()
-                    .any(|s| (same_attr(s) && s.sub.is_none()) || whole_extension(s))
-                {
+                if self.exclude.iter().any(|s| (same_attr(s) && s.sub.is_none()) || whole_extension(s)) {
                     return None;
                 }
-                let subs: Vec<String> = self
-                    .exclude
-                    .iter()
-                    .filter(|s| same_attr(s))
-                    .filter_map(|s| s.sub.clone())
-                    .collect();
-                if subs.is_empty() {
-                    Some(Keep::Whole)
-                } else {
-                    Some(Keep::AllBut(subs))
-                }
+                let subs: Vec<String> =
+                    self.exclude.iter().filter(|s| same_attr(s)).filter_map(|s| s.sub.clone()).collect();
+                if subs.is_empty() { Some(Keep::Whole) } else { Some(Keep::AllBut(subs)) }
             }
         }
     }
@@ -212,10 +163,7 @@ fn narrow(value: &Value, subs: &[String], keep_named: bool) -> Option<Value> {
     match value {
         Value::Object(obj) => narrow_obj(obj),
         Value::Array(items) => {
-            let kept: Vec<Value> = items
-                .iter()
-                .filter_map(|v| v.as_object().and_then(narrow_obj))
-                .collect();
+            let kept: Vec<Value> = items.iter().filter_map(|v| v.as_object().and_then(narrow_obj)).collect();
             (!kept.is_empty()).then_some(Value::Array(kept))
         }
         other => Some(other.clone()),
@@ -226,11 +174,7 @@ fn selector(registry: &Registry, kind: ResourceKind, item: &str) -> Option<Selec
     match PatchPath::parse_with(item, registry.known_urns()).ok()? {
         PatchPath::Schema(urn) => {
             let ext = registry.extension(kind, &urn)?;
-            Some(Selector {
-                extension: Some(ext.id.clone()),
-                name: None,
-                sub: None,
-            })
+            Some(Selector { extension: Some(ext.id.clone()), name: None, sub: None })
         }
         PatchPath::Attr(path) => {
             let resolved = registry.resolve(kind, &path).ok()?;

@@ -147,23 +147,13 @@ impl Registry {
         filter: &Filter,
         unknown: UnknownFilterAttribute,
     ) -> Result<ValidFilter, ScimError> {
-        Checker {
-            registry: self,
-            kind,
-            unknown,
-        }
-        .check(filter, None)
-        .map(simplify)
+        Checker { registry: self, kind, unknown }.check(filter, None).map(simplify)
     }
 
     /// Parses and checks a filter string for `kind` in one step.
     pub fn parse_filter(&self, kind: ResourceKind, input: &str) -> Result<ValidFilter, ScimError> {
-        let filter = Filter::parse_with(
-            input,
-            self.known_urns(),
-            crate::filter::ParseLimits::default(),
-        )
-        .map_err(crate::filter::FilterError::into_filter_error)?;
+        let filter = Filter::parse_with(input, self.known_urns(), crate::filter::ParseLimits::default())
+            .map_err(crate::filter::FilterError::into_filter_error)?;
         self.check_filter(kind, &filter, UnknownFilterAttribute::Reject)
     }
 
@@ -175,21 +165,14 @@ impl Registry {
         parent: Resolved<'_>,
         filter: &Filter,
     ) -> Result<ValidFilter, ScimError> {
-        let checker = Checker {
-            registry: self,
-            kind,
-            unknown: UnknownFilterAttribute::Reject,
-        };
-        checker
-            .check(filter, Some(&Parent { resolved: parent }))
-            .map(simplify)
+        let checker = Checker { registry: self, kind, unknown: UnknownFilterAttribute::Reject };
+        checker.check(filter, Some(&Parent { resolved: parent })).map(simplify)
     }
 
     /// Resolves a `sortBy` path (RFC 7644 §3.4.2.3): a simple attribute or a sub-attribute;
     /// a complex attribute without sub-attribute sorts by its `value` when it has one.
     pub fn check_sort(&self, kind: ResourceKind, sort_by: &str) -> Result<AttrRef, ScimError> {
-        let bad =
-            |why: String| ScimError::invalid_value(format!("cannot sort by {sort_by:?}: {why}"));
+        let bad = |why: String| ScimError::invalid_value(format!("cannot sort by {sort_by:?}: {why}"));
         let path = match crate::filter::PatchPath::parse_with(sort_by, self.known_urns()) {
             Ok(crate::filter::PatchPath::Attr(path)) => path,
             Ok(_) => return Err(bad("name an attribute or sub-attribute".into())),
@@ -201,12 +184,9 @@ impl Registry {
         }
         let sub = match resolved.sub {
             Some(s) => Some(s),
-            None if resolved.attr.is_complex() => Some(
-                resolved
-                    .attr
-                    .sub("value")
-                    .ok_or_else(|| bad("name one of its sub-attributes".into()))?,
-            ),
+            None if resolved.attr.is_complex() => {
+                Some(resolved.attr.sub("value").ok_or_else(|| bad("name one of its sub-attributes".into()))?)
+            }
             None => None,
         };
         Ok(AttrRef::from_resolved(&resolved, sub))
@@ -225,30 +205,18 @@ struct Parent<'r> {
 }
 
 impl Checker<'_> {
-    fn check(
-        &self,
-        filter: &Filter,
-        parent: Option<&Parent<'_>>,
-    ) -> Result<ValidFilter, ScimError> {
+    fn check(&self, filter: &Filter, parent: Option<&Parent<'_>>) -> Result<ValidFilter, ScimError> {
         Ok(match filter {
-            Filter::And(terms) => ValidFilter::And(
-                terms
-                    .iter()
-                    .map(|t| self.check(t, parent))
-                    .collect::<Result<_, _>>()?,
-            ),
-            Filter::Or(terms) => ValidFilter::Or(
-                terms
-                    .iter()
-                    .map(|t| self.check(t, parent))
-                    .collect::<Result<_, _>>()?,
-            ),
+            Filter::And(terms) => {
+                ValidFilter::And(terms.iter().map(|t| self.check(t, parent)).collect::<Result<_, _>>()?)
+            }
+            Filter::Or(terms) => {
+                ValidFilter::Or(terms.iter().map(|t| self.check(t, parent)).collect::<Result<_, _>>()?)
+            }
             Filter::Not(inner) => ValidFilter::Not(Box::new(self.check(inner, parent)?)),
             Filter::Present(path) => match self.resolve(path, parent)? {
                 None => ValidFilter::Const(false),
-                Some((resolved, sub)) => {
-                    ValidFilter::Present(AttrRef::from_resolved(&resolved, sub))
-                }
+                Some((resolved, sub)) => ValidFilter::Present(AttrRef::from_resolved(&resolved, sub)),
             },
             Filter::Compare { path, op, value } => self.check_compare(path, *op, value, parent)?,
             Filter::ValuePath { path, filter } => {
@@ -278,10 +246,7 @@ impl Checker<'_> {
             Some(parent) => {
                 let sub = parent.resolved.attr.sub(&path.name);
                 match sub {
-                    Some(sub) => Resolved {
-                        sub: Some(sub),
-                        ..parent.resolved
-                    },
+                    Some(sub) => Resolved { sub: Some(sub), ..parent.resolved },
                     None => {
                         return Err(ScimError::invalid_filter(format!(
                             "{} has no sub-attribute {:?}",
@@ -296,16 +261,14 @@ impl Checker<'_> {
                 Err(e) => {
                     return match self.unknown {
                         UnknownFilterAttribute::Absent => Ok(None),
-                        UnknownFilterAttribute::Reject => Err(ScimError::invalid_filter(format!(
-                            "cannot filter on {path}: {e}"
-                        ))),
+                        UnknownFilterAttribute::Reject => {
+                            Err(ScimError::invalid_filter(format!("cannot filter on {path}: {e}")))
+                        }
                     };
                 }
             },
         };
-        if resolved.attr.returned == Returned::Never
-            || resolved.target().returned == Returned::Never
-        {
+        if resolved.attr.returned == Returned::Never || resolved.target().returned == Returned::Never {
             return Err(ScimError::invalid_filter(format!(
                 "cannot filter on {}: it is never returned",
                 resolved.canonical_path()
@@ -323,9 +286,7 @@ impl Checker<'_> {
     ) -> Result<ValidFilter, ScimError> {
         let Some((resolved, _)) = self.resolve(path, parent)? else {
             // An undefined attribute has no value: only `ne` (and `eq null`) match.
-            return Ok(ValidFilter::Const(
-                matches!(op, CompareOp::Ne) != matches!(value, CompValue::Null),
-            ));
+            return Ok(ValidFilter::Const(matches!(op, CompareOp::Ne) != matches!(value, CompValue::Null)));
         };
         let target = resolved.target();
         let compared = if target.is_complex() {
@@ -334,10 +295,7 @@ impl Checker<'_> {
                     "compare a sub-attribute of {}, e.g. {}.{}",
                     resolved.canonical_path(),
                     path,
-                    target
-                        .sub_attributes
-                        .first()
-                        .map_or("value", |s| s.name.as_str())
+                    target.sub_attributes.first().map_or("value", |s| s.name.as_str())
                 ))
             })?;
             AttrRef::from_resolved(&resolved, Some(value_sub))
@@ -350,35 +308,21 @@ impl Checker<'_> {
             return match op {
                 CompareOp::Eq => Ok(ValidFilter::Not(Box::new(present))),
                 CompareOp::Ne => Ok(present),
-                _ => Err(ScimError::invalid_filter(format!(
-                    "'{op} null' is not a comparison Roster can answer"
-                ))),
+                _ => Err(ScimError::invalid_filter(format!("'{op} null' is not a comparison Roster can answer"))),
             };
         }
         let literal = literal_for(&compared, op, value, path)?;
         Ok(match op {
-            CompareOp::Ne => ValidFilter::Not(Box::new(ValidFilter::Compare(
-                compared,
-                CompareOp::Eq,
-                literal,
-            ))),
+            CompareOp::Ne => ValidFilter::Not(Box::new(ValidFilter::Compare(compared, CompareOp::Eq, literal))),
             op => ValidFilter::Compare(compared, op, literal),
         })
     }
 }
 
 /// Converts a literal to the compared attribute's type (FS4, FS8).
-fn literal_for(
-    attr: &AttrRef,
-    op: CompareOp,
-    value: &CompValue,
-    path: &AttrPath,
-) -> Result<Literal, ScimError> {
-    let mismatch = |expected: &str| {
-        ScimError::invalid_filter(format!(
-            "{path} is {expected}; {value} cannot be compared with it"
-        ))
-    };
+fn literal_for(attr: &AttrRef, op: CompareOp, value: &CompValue, path: &AttrPath) -> Result<Literal, ScimError> {
+    let mismatch =
+        |expected: &str| ScimError::invalid_filter(format!("{path} is {expected}; {value} cannot be compared with it"));
     if op.is_substring() && !attr.ty.is_textual() {
         return Err(ScimError::invalid_filter(format!(
             "'{op}' needs a string attribute; {path} is {}",
@@ -388,9 +332,7 @@ fn literal_for(
     Ok(match attr.ty {
         AttrType::Boolean => {
             if op.is_ordering() {
-                return Err(ScimError::invalid_filter(format!(
-                    "'{op}' cannot order booleans ({path})"
-                )));
+                return Err(ScimError::invalid_filter(format!("'{op}' cannot order booleans ({path})")));
             }
             match value {
                 CompValue::Bool(b) => Literal::Bool(*b),
@@ -402,8 +344,9 @@ fn literal_for(
         AttrType::Integer | AttrType::Decimal => {
             let number = match value {
                 CompValue::Number(n) => n.clone(),
-                CompValue::String(s) => serde_json::from_str::<serde_json::Number>(s.trim())
-                    .map_err(|_| mismatch("a number"))?,
+                CompValue::String(s) => {
+                    serde_json::from_str::<serde_json::Number>(s.trim()).map_err(|_| mismatch("a number"))?
+                }
                 _ => return Err(mismatch("a number")),
             };
             match number.as_i64() {
@@ -412,15 +355,11 @@ fn literal_for(
             }
         }
         AttrType::DateTime => match value {
-            CompValue::String(s) => {
-                Literal::DateTime(text::parse_datetime(s).ok_or_else(|| mismatch("a dateTime"))?)
-            }
+            CompValue::String(s) => Literal::DateTime(text::parse_datetime(s).ok_or_else(|| mismatch("a dateTime"))?),
             _ => return Err(mismatch("a dateTime")),
         },
         AttrType::Binary if op.is_ordering() => {
-            return Err(ScimError::invalid_filter(format!(
-                "'{op}' cannot order binary values ({path})"
-            )));
+            return Err(ScimError::invalid_filter(format!("'{op}' cannot order binary values ({path})")));
         }
         AttrType::String | AttrType::Reference | AttrType::Binary => match value {
             CompValue::String(s) => Literal::String(s.clone()),
@@ -488,16 +427,13 @@ impl ValidFilter {
         match self {
             ValidFilter::Const(b) => *b,
             ValidFilter::Present(attr) => !attr.values(resource).is_empty(),
-            ValidFilter::Compare(attr, op, lit) => attr
-                .values(resource)
-                .iter()
-                .any(|v| compare(v, attr, *op, lit)),
+            ValidFilter::Compare(attr, op, lit) => attr.values(resource).iter().any(|v| compare(v, attr, *op, lit)),
             ValidFilter::And(terms) => terms.iter().all(|t| t.matches(resource)),
             ValidFilter::Or(terms) => terms.iter().any(|t| t.matches(resource)),
             ValidFilter::Not(inner) => !inner.matches(resource),
-            ValidFilter::ValuePath(attr, inner) => element_candidates(attr, resource)
-                .into_iter()
-                .any(|e| inner.matches_element(e)),
+            ValidFilter::ValuePath(attr, inner) => {
+                element_candidates(attr, resource).into_iter().any(|e| inner.matches_element(e))
+            }
         }
     }
 
@@ -506,9 +442,9 @@ impl ValidFilter {
         match self {
             ValidFilter::Const(b) => *b,
             ValidFilter::Present(attr) => attr.element_value(element).is_some(),
-            ValidFilter::Compare(attr, op, lit) => attr
-                .element_value(element)
-                .is_some_and(|v| compare(v, attr, *op, lit)),
+            ValidFilter::Compare(attr, op, lit) => {
+                attr.element_value(element).is_some_and(|v| compare(v, attr, *op, lit))
+            }
             ValidFilter::And(terms) => terms.iter().all(|t| t.matches_element(element)),
             ValidFilter::Or(terms) => terms.iter().any(|t| t.matches_element(element)),
             ValidFilter::Not(inner) => !inner.matches_element(element),
@@ -527,9 +463,7 @@ impl ValidFilter {
                     let value = match lit {
                         Literal::Bool(b) => Value::Bool(*b),
                         Literal::Integer(i) => Value::from(*i),
-                        Literal::Decimal(d) => {
-                            serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number)
-                        }
+                        Literal::Decimal(d) => serde_json::Number::from_f64(*d).map_or(Value::Null, Value::Number),
                         Literal::String(s) => Value::String(s.clone()),
                         Literal::DateTime(t) => Value::String(text::format_datetime(*t)),
                     };
@@ -569,19 +503,13 @@ pub(crate) fn compare(stored: &Value, attr: &AttrRef, op: CompareOp, lit: &Liter
         }),
         Literal::Integer(i) => match (stored.as_i64(), stored.as_f64()) {
             (Some(s), _) => ordering_matches(s.cmp(i), op),
-            (None, Some(s)) => s
-                .partial_cmp(&(*i as f64))
-                .is_some_and(|o| ordering_matches(o, op)),
+            (None, Some(s)) => s.partial_cmp(&(*i as f64)).is_some_and(|o| ordering_matches(o, op)),
             _ => false,
         },
-        Literal::Decimal(d) => stored
-            .as_f64()
-            .and_then(|s| s.partial_cmp(d))
-            .is_some_and(|o| ordering_matches(o, op)),
-        Literal::DateTime(t) => stored
-            .as_str()
-            .and_then(text::parse_datetime)
-            .is_some_and(|s| ordering_matches(s.cmp(t), op)),
+        Literal::Decimal(d) => stored.as_f64().and_then(|s| s.partial_cmp(d)).is_some_and(|o| ordering_matches(o, op)),
+        Literal::DateTime(t) => {
+            stored.as_str().and_then(text::parse_datetime).is_some_and(|s| ordering_matches(s.cmp(t), op))
+        }
         Literal::String(lit) => {
             let Some(s) = stored.as_str() else {
                 return false;
@@ -628,10 +556,9 @@ impl AttrRef {
         }?;
         let top = container.get(&self.name)?;
         let chosen = match top {
-            Value::Array(items) => items
-                .iter()
-                .find(|e| e.get("primary") == Some(&Value::Bool(true)))
-                .or_else(|| items.first())?,
+            Value::Array(items) => {
+                items.iter().find(|e| e.get("primary") == Some(&Value::Bool(true))).or_else(|| items.first())?
+            }
             other => other,
         };
         let v = match &self.sub {
@@ -645,9 +572,7 @@ impl AttrRef {
                 text::parse_datetime(s).map(|t| SortKey::Text(text::sortable_datetime(t)))
             }
             (Value::String(s), _) if s.is_empty() => None,
-            (Value::String(s), _) => Some(SortKey::Text(
-                text::compare_key(s, self.case_exact).into_owned(),
-            )),
+            (Value::String(s), _) => Some(SortKey::Text(text::compare_key(s, self.case_exact).into_owned())),
             _ => None,
         }
     }

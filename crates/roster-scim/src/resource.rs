@@ -32,9 +32,7 @@ impl MemberType {
 
     /// Parses `User`/`Group`, case-insensitively.
     pub fn parse(s: &str) -> Option<MemberType> {
-        [MemberType::User, MemberType::Group]
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+        [MemberType::User, MemberType::Group].into_iter().find(|t| t.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -47,10 +45,7 @@ pub struct MemberRef {
 
 impl MemberRef {
     pub fn new(value: impl Into<String>) -> Self {
-        MemberRef {
-            value: value.into(),
-            member_type: None,
-        }
+        MemberRef { value: value.into(), member_type: None }
     }
 }
 
@@ -111,25 +106,16 @@ pub fn validate_resource(
     policy: &Policy,
 ) -> Result<Validated, ScimError> {
     let Value::Object(input) = body else {
-        return Err(ScimError::invalid_syntax(
-            "the request body must be a JSON object",
-        ));
+        return Err(ScimError::invalid_syntax("the request body must be a JSON object"));
     };
-    let mut cx = Coercer {
-        registry,
-        kind,
-        policy,
-        notes: Notes::default(),
-    };
+    let mut cx = Coercer { registry, kind, policy, notes: Notes::default() };
     let mut data = Map::new();
     let mut members = None;
     let mut seen: Vec<String> = Vec::new();
     for (key, value) in input {
         let lower = key.to_ascii_lowercase();
         if seen.contains(&lower) {
-            return Err(ScimError::invalid_syntax(format!(
-                "attribute {key:?} is given more than once"
-            )));
+            return Err(ScimError::invalid_syntax(format!("attribute {key:?} is given more than once")));
         }
         seen.push(lower);
         if key.eq_ignore_ascii_case("schemas") {
@@ -141,24 +127,12 @@ pub fn validate_resource(
                 Value::Null => {}
                 Value::Object(attrs) => {
                     for (name, v) in attrs {
-                        let path = AttrPath {
-                            urn: Some(ext.id.clone()),
-                            name: name.clone(),
-                            sub: None,
-                        };
-                        cx.assign(
-                            &mut data,
-                            &mut members,
-                            &path,
-                            v,
-                            &format!("{}:{name}", ext.id),
-                        )?;
+                        let path = AttrPath { urn: Some(ext.id.clone()), name: name.clone(), sub: None };
+                        cx.assign(&mut data, &mut members, &path, v, &format!("{}:{name}", ext.id))?;
                     }
                 }
                 _ => {
-                    return Err(ScimError::invalid_value(format!(
-                        "{key} must be a JSON object of its attributes"
-                    )));
+                    return Err(ScimError::invalid_value(format!("{key} must be a JSON object of its attributes")));
                 }
             }
             continue;
@@ -174,17 +148,10 @@ pub fn validate_resource(
     }
     for attr in registry.core(kind).attributes.iter().filter(|a| a.required) {
         if !data.contains_key(&attr.name) {
-            return Err(ScimError::invalid_value(format!(
-                "{} is required and must not be empty",
-                attr.name
-            )));
+            return Err(ScimError::invalid_value(format!("{} is required and must not be empty", attr.name)));
         }
     }
-    Ok(Validated {
-        data: canonical_order(registry, kind, data),
-        members,
-        notes: cx.notes,
-    })
+    Ok(Validated { data: canonical_order(registry, kind, data), members, notes: cx.notes })
 }
 
 /// Applies the replace rules of RFC 7644 §3.5.1 on top of a validated PUT body: the
@@ -196,31 +163,25 @@ pub fn check_replace(
     policy: &Policy,
 ) -> Result<(), ScimError> {
     if kind == ResourceKind::User {
-        check_username_change(
-            existing,
-            &mut replacement.data,
-            policy,
-            &mut replacement.notes,
-        )?;
+        check_username_change(existing, &mut replacement.data, policy, &mut replacement.notes)?;
     }
     Ok(())
 }
 
-/// The userName product rule (F-22), shared by PUT and PATCH: a different userName
-/// (compared case-insensitively after NFC) is refused under `reject`; the same userName in
-/// another case keeps the stored spelling.
+/// The userName product rule (F-22), shared by PUT and PATCH: under `reject`, a different
+/// userName (compared case-insensitively after NFC) is refused and the same userName in
+/// another case keeps the stored spelling. Under `allow`, any new spelling applies.
 pub(crate) fn check_username_change(
     old: &Map<String, Value>,
     new: &mut Map<String, Value>,
     policy: &Policy,
     notes: &mut Notes,
 ) -> Result<(), ScimError> {
-    let (Some(Value::String(old_name)), Some(Value::String(new_name))) =
-        (old.get("userName"), new.get("userName"))
+    let (Some(Value::String(old_name)), Some(Value::String(new_name))) = (old.get("userName"), new.get("userName"))
     else {
         return Ok(());
     };
-    if old_name == new_name {
+    if old_name == new_name || policy.username_changes == UserNameChanges::Allow {
         return Ok(());
     }
     if text::text_eq(old_name, new_name, false) {
@@ -228,22 +189,15 @@ pub(crate) fn check_username_change(
         new.insert("userName".into(), Value::String(old_name.clone()));
         return Ok(());
     }
-    if policy.username_changes == UserNameChanges::Reject {
-        return Err(ScimError::mutability(format!(
-            "userName cannot be changed once provisioned (stored {old_name:?}, requested {new_name:?}); \
-             to change it, deprovision the user in the identity provider and provision it again"
-        )));
-    }
-    Ok(())
+    Err(ScimError::mutability(format!(
+        "userName cannot be changed once provisioned (stored {old_name:?}, requested {new_name:?}); \
+         to change it, deprovision the user in the identity provider and provision it again"
+    )))
 }
 
 /// Orders data the way Roster emits it: `externalId`, core attributes in schema order,
 /// then each extension object (its attributes in schema order).
-pub fn canonical_order(
-    registry: &Registry,
-    kind: ResourceKind,
-    mut data: Map<String, Value>,
-) -> Map<String, Value> {
+pub fn canonical_order(registry: &Registry, kind: ResourceKind, mut data: Map<String, Value>) -> Map<String, Value> {
     let mut out = Map::new();
     if let Some(v) = data.remove("externalId") {
         out.insert("externalId".into(), v);
@@ -292,10 +246,7 @@ pub fn render(
     let extensions = registry.extensions(kind);
     let mut schemas = vec![Value::String(kind.schema_urn().into())];
     for ext in &extensions {
-        if data
-            .get(&ext.id)
-            .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
-        {
+        if data.get(&ext.id).is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty())) {
             schemas.push(Value::String(ext.id.clone()));
         }
     }
@@ -323,14 +274,8 @@ pub fn render(
     }
     let mut m = Map::new();
     m.insert("resourceType".into(), Value::String(kind.name().into()));
-    m.insert(
-        "created".into(),
-        Value::String(text::format_datetime(meta.created)),
-    );
-    m.insert(
-        "lastModified".into(),
-        Value::String(text::format_datetime(meta.last_modified)),
-    );
+    m.insert("created".into(), Value::String(text::format_datetime(meta.created)));
+    m.insert("lastModified".into(), Value::String(text::format_datetime(meta.last_modified)));
     m.insert("location".into(), Value::String(meta.location.clone()));
     m.insert("version".into(), Value::String(meta.etag()));
     out.insert("meta".into(), Value::Object(m));
@@ -357,17 +302,13 @@ pub fn parse_members(value: &Value, what: &str) -> Result<Vec<MemberRef>, ScimEr
         single @ Value::Object(_) => vec![single],
         Value::String(s) if !s.is_empty() => return Ok(vec![MemberRef::new(s.clone())]),
         _ => {
-            return Err(ScimError::invalid_value(format!(
-                "{what} must be a list of members"
-            )));
+            return Err(ScimError::invalid_value(format!("{what} must be a list of members")));
         }
     };
     let mut out: Vec<MemberRef> = Vec::with_capacity(items.len());
     for (i, item) in items.into_iter().enumerate() {
         let Value::Object(obj) = item else {
-            return Err(ScimError::invalid_value(format!(
-                "{what}[{i}] must be an object with a value"
-            )));
+            return Err(ScimError::invalid_value(format!("{what}[{i}] must be an object with a value")));
         };
         let mut member_value = None;
         let mut member_type = None;
@@ -388,9 +329,7 @@ pub fn parse_members(value: &Value, what: &str) -> Result<Vec<MemberRef>, ScimEr
                     Value::Null => None,
                     Value::String(s) if s.is_empty() => None,
                     Value::String(s) => Some(MemberType::parse(s).ok_or_else(|| {
-                        ScimError::invalid_value(format!(
-                            "{what}[{i}].type must be \"User\" or \"Group\", got {s:?}"
-                        ))
+                        ScimError::invalid_value(format!("{what}[{i}].type must be \"User\" or \"Group\", got {s:?}"))
                     })?),
                     other => {
                         return Err(ScimError::invalid_value(format!(
@@ -404,9 +343,7 @@ pub fn parse_members(value: &Value, what: &str) -> Result<Vec<MemberRef>, ScimEr
             if obj.values().all(is_unassigned) {
                 continue;
             }
-            return Err(ScimError::invalid_value(format!(
-                "{what}[{i}].value is required"
-            )));
+            return Err(ScimError::invalid_value(format!("{what}[{i}].value is required")));
         };
         if !out.iter().any(|m| m.value == value) {
             out.push(MemberRef { value, member_type });
@@ -430,14 +367,12 @@ impl Coercer<'_> {
             Value::Array(items) => items.iter().filter_map(Value::as_str).collect(),
             Value::String(s) => vec![s.as_str()],
             _ => {
-                return Err(ScimError::invalid_syntax(
-                    "schemas must be an array of schema URNs",
-                ));
+                return Err(ScimError::invalid_syntax("schemas must be an array of schema URNs"));
             }
         };
         for urn in urns {
-            let known = urn.eq_ignore_ascii_case(self.kind.schema_urn())
-                || self.registry.extension(self.kind, urn).is_some();
+            let known =
+                urn.eq_ignore_ascii_case(self.kind.schema_urn()) || self.registry.extension(self.kind, urn).is_some();
             if !known {
                 if self.policy.unknown_attributes == UnknownAttributes::Reject {
                     return Err(ScimError::invalid_syntax(format!(
@@ -478,33 +413,25 @@ impl Coercer<'_> {
             Ok(r) => r,
             Err(_) => return self.unknown(label),
         };
-        if path.urn.is_some() && matches!(resolved.scope, Scope::Extension(_)) && path.sub.is_none()
-        {
+        if path.urn.is_some() && matches!(resolved.scope, Scope::Extension(_)) && path.sub.is_none() {
             // `urn:...:User:department` as a top-level key: an extension attribute spelled flat.
         } else if path.sub.is_some() || path.urn.is_some() {
             self.notes.add(Rule::PathlessQualifiedKey, label);
         }
-        if resolved.attr.name == "members"
-            && self.kind == ResourceKind::Group
-            && resolved.sub.is_none()
-        {
+        if resolved.attr.name == "members" && self.kind == ResourceKind::Group && resolved.sub.is_none() {
             *members = Some(parse_members(value, "members")?);
             return Ok(());
         }
         match resolved.target().mutability {
             Mutability::ReadOnly => {
-                if !is_unassigned(value)
-                    && !matches!(resolved.attr.name.as_str(), "id" | "meta" | "groups")
-                {
-                    self.notes
-                        .add(Rule::ReadOnlyIgnored, resolved.canonical_path());
+                if !is_unassigned(value) && !matches!(resolved.attr.name.as_str(), "id" | "meta" | "groups") {
+                    self.notes.add(Rule::ReadOnlyIgnored, resolved.canonical_path());
                 }
                 return Ok(());
             }
             Mutability::WriteOnly => {
                 if !is_unassigned(value) {
-                    self.notes
-                        .add(Rule::PasswordDropped, resolved.canonical_path());
+                    self.notes.add(Rule::PasswordDropped, resolved.canonical_path());
                 }
                 return Ok(());
             }
@@ -532,9 +459,8 @@ impl Coercer<'_> {
                 }
                 let coerced = self.coerce_scalar(sub, value, &label)?;
                 with_container(data, &resolved, |container| {
-                    let entry = container
-                        .entry(resolved.attr.name.clone())
-                        .or_insert_with(|| Value::Object(Map::new()));
+                    let entry =
+                        container.entry(resolved.attr.name.clone()).or_insert_with(|| Value::Object(Map::new()));
                     if let Value::Object(obj) = entry {
                         match coerced {
                             Some(v) => {
@@ -586,6 +512,8 @@ impl Coercer<'_> {
         }
         if def.is_complex() {
             self.dedupe_primary(&mut out, label, None);
+            // Clearing a `primary` can make two elements equal.
+            dedupe_elements(&mut out);
         }
         Ok(Some(Value::Array(out)))
     }
@@ -638,9 +566,7 @@ impl Coercer<'_> {
                     None => Ok(None),
                 };
             }
-            scalar @ (Value::String(_) | Value::Number(_) | Value::Bool(_))
-                if def.sub("value").is_some() =>
-            {
+            scalar @ (Value::String(_) | Value::Number(_) | Value::Bool(_)) if def.sub("value").is_some() => {
                 // F-8: `manager: "id"`; likewise a bare value for a complex multi-valued element.
                 if is_unassigned(scalar) {
                     return Ok(None);
@@ -653,9 +579,7 @@ impl Coercer<'_> {
                 return self.coerce_single(def, &Value::Object(obj), label);
             }
             other => {
-                return Err(ScimError::invalid_value(format!(
-                    "{label} must be a JSON object, got {other}"
-                )));
+                return Err(ScimError::invalid_value(format!("{label} must be a JSON object, got {other}")));
             }
         };
         let mut out = Map::new();
@@ -685,11 +609,7 @@ impl Coercer<'_> {
                 ordered.insert(sub.name.clone(), v);
             }
         }
-        Ok(if ordered.is_empty() {
-            None
-        } else {
-            Some(Value::Object(ordered))
-        })
+        Ok(if ordered.is_empty() { None } else { Some(Value::Object(ordered)) })
     }
 
     /// Coerces a simple value to `def`'s type; `None` means unassigned.
@@ -707,9 +627,7 @@ impl Coercer<'_> {
         if value.is_null() {
             return Ok(None);
         }
-        let wrong = |expected: &str| {
-            ScimError::invalid_value(format!("{label} must be {expected}, got {value}"))
-        };
+        let wrong = |expected: &str| ScimError::invalid_value(format!("{label} must be {expected}, got {value}"));
         let coerced = match def.ty {
             AttrType::String | AttrType::Reference | AttrType::Binary => match value {
                 Value::String(_) => value.clone(),
@@ -725,9 +643,7 @@ impl Coercer<'_> {
             },
             AttrType::Boolean => match value {
                 Value::Bool(_) => value.clone(),
-                Value::String(s)
-                    if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") =>
-                {
+                Value::String(s) if s.eq_ignore_ascii_case("true") || s.eq_ignore_ascii_case("false") => {
                     self.notes.add(Rule::StringBoolean, label);
                     Value::Bool(s.eq_ignore_ascii_case("true"))
                 }
@@ -751,12 +667,7 @@ impl Coercer<'_> {
             },
             AttrType::Decimal => match value {
                 Value::Number(_) => value.clone(),
-                Value::String(s) => match s
-                    .trim()
-                    .parse::<f64>()
-                    .ok()
-                    .and_then(serde_json::Number::from_f64)
-                {
+                Value::String(s) => match s.trim().parse::<f64>().ok().and_then(serde_json::Number::from_f64) {
                     Some(n) => {
                         self.notes.add(Rule::NumericString, label);
                         Value::Number(n)
@@ -784,10 +695,7 @@ pub(crate) fn is_server_owned(parent: &AttributeDef, sub: &AttributeDef) -> bool
     sub.mutability == Mutability::ReadOnly
         || (sub.ty == AttrType::Reference
             && sub.name == "$ref"
-            && sub
-                .reference_types
-                .iter()
-                .any(|t| t == "User" || t == "Group")
+            && sub.reference_types.iter().any(|t| t == "User" || t == "Group")
             && parent.ty == AttrType::Complex)
 }
 
@@ -815,14 +723,26 @@ pub(crate) fn with_container<R>(
 }
 
 /// The object holding `resolved`'s attribute, if present.
-pub(crate) fn container<'d>(
-    data: &'d Map<String, Value>,
-    resolved: &Resolved<'_>,
-) -> Option<&'d Map<String, Value>> {
+pub(crate) fn container<'d>(data: &'d Map<String, Value>, resolved: &Resolved<'_>) -> Option<&'d Map<String, Value>> {
     match resolved.extension_urn() {
         None => Some(data),
         Some(urn) => data.get(urn).and_then(Value::as_object),
     }
+}
+
+/// Drops elements equal to an earlier one, keeping the first: a multi-valued attribute
+/// never stores the same value twice, also when an operation makes two elements equal (a
+/// cleared `primary`, a removed sub-attribute, a value-path write that contradicts its
+/// filter).
+pub(crate) fn dedupe_elements(items: &mut Vec<Value>) {
+    let mut seen: Vec<Value> = Vec::with_capacity(items.len());
+    items.retain(|e| {
+        let first = !seen.contains(e);
+        if first {
+            seen.push(e.clone());
+        }
+        first
+    });
 }
 
 /// Removes `name` from `container` if its value became unassigned.

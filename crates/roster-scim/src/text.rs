@@ -28,20 +28,12 @@ pub fn fold(s: &str) -> String {
 
 /// The comparison key of a string under an attribute's `caseExact` characteristic.
 pub fn compare_key(s: &str, case_exact: bool) -> Cow<'_, str> {
-    if case_exact {
-        nfc(s)
-    } else {
-        Cow::Owned(fold(s))
-    }
+    if case_exact { nfc(s) } else { Cow::Owned(fold(s)) }
 }
 
 /// Whether two strings are equal under `caseExact`.
 pub fn text_eq(a: &str, b: &str, case_exact: bool) -> bool {
-    if case_exact {
-        a == b || nfc(a) == nfc(b)
-    } else {
-        fold(a) == fold(b)
-    }
+    if case_exact { a == b || nfc(a) == nfc(b) } else { fold(a) == fold(b) }
 }
 
 /// Parses an xsd:dateTime (RFC 7643 §2.3.5). Accepts RFC 3339 with `Z` or an offset, a

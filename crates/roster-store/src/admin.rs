@@ -4,16 +4,19 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use time::OffsetDateTime;
 
+use roster_core::audit::AuditEntry;
 use roster_core::model::{Idp, Tenant, TenantId, TenantSettings, TokenRecord, TokenStatus};
-use roster_core::store::NewToken;
+use roster_core::store::{NewToken, TokenChange};
 use roster_core::{Error, Result};
 use roster_scim::schema::{CustomAttribute, CustomAttributeType};
 
+use crate::journal::insert_audit;
 use crate::sql::{from_nanos, nanos};
 use crate::{SqlStore, db_err, is_unique_violation};
 
 const TENANT_COLUMNS: &str = "t.id, t.slug, t.settings, t.schema_version, t.created_at";
-const TOKEN_COLUMNS: &str = "k.id, k.tenant_id, k.idp, k.name, k.secret_hash, k.status, k.created_at, k.expires_at, k.last_used_at";
+const TOKEN_COLUMNS: &str =
+    "k.id, k.tenant_id, k.idp, k.name, k.secret_hash, k.status, k.created_at, k.expires_at, k.last_used_at";
 
 pub(crate) fn tenant_from_row(row: &AnyRow) -> Result<Tenant> {
     let settings: String = row.try_get("settings").map_err(db_err)?;
@@ -38,8 +41,7 @@ fn token_from_row(row: &AnyRow, prefix: &str) -> Result<TokenRecord> {
     Ok(TokenRecord {
         id: row.try_get(col("id").as_str()).map_err(db_err)?,
         tenant_id: row.try_get(col("tenant_id").as_str()).map_err(db_err)?,
-        idp: Idp::parse(&idp)
-            .ok_or_else(|| Error::storage(format!("unknown IdP {idp:?} in token row")))?,
+        idp: Idp::parse(&idp).ok_or_else(|| Error::storage(format!("unknown IdP {idp:?} in token row")))?,
         name: row.try_get(col("name").as_str()).map_err(db_err)?,
         secret_hash: row.try_get(col("secret_hash").as_str()).map_err(db_err)?,
         status: TokenStatus::parse(&status)
@@ -74,23 +76,19 @@ impl SqlStore {
     }
 
     pub(crate) async fn tenant_by_slug_impl(&self, slug: &str) -> Result<Option<Tenant>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants t WHERE t.slug = $1"
-        )))
-        .bind(slug)
-        .fetch_optional(&self.read)
-        .await
-        .map_err(db_err)?;
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {TENANT_COLUMNS} FROM tenants t WHERE t.slug = $1")))
+            .bind(slug)
+            .fetch_optional(&self.read)
+            .await
+            .map_err(db_err)?;
         row.as_ref().map(tenant_from_row).transpose()
     }
 
     pub(crate) async fn tenants_impl(&self) -> Result<Vec<Tenant>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {TENANT_COLUMNS} FROM tenants t ORDER BY t.slug"
-        )))
-        .fetch_all(&self.read)
-        .await
-        .map_err(db_err)?;
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {TENANT_COLUMNS} FROM tenants t ORDER BY t.slug")))
+            .fetch_all(&self.read)
+            .await
+            .map_err(db_err)?;
         rows.iter().map(tenant_from_row).collect()
     }
 
@@ -120,28 +118,21 @@ impl SqlStore {
         tenant: TenantId,
         token: NewToken,
         max_tokens: u32,
+        audit: AuditEntry,
     ) -> Result<TokenRecord> {
-        let mut tx = self
-            .write
-            .begin_with(self.backend.begin_write())
+        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        // Lock the tenant row so concurrent creates count one after the other.
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id FROM tenants WHERE id = $1{}", self.backend.for_update())))
+            .bind(tenant)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| Error::NotFound("no such tenant".into()))?;
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM scim_tokens WHERE tenant_id = $1")
+            .bind(tenant)
+            .fetch_one(&mut *tx)
             .await
             .map_err(db_err)?;
-        // Lock the tenant row so concurrent creates count one after the other.
-        sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT id FROM tenants WHERE id = $1{}",
-            self.backend.for_update()
-        )))
-        .bind(tenant)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| Error::NotFound("no such tenant".into()))?;
-        let count: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM scim_tokens WHERE tenant_id = $1")
-                .bind(tenant)
-                .fetch_one(&mut *tx)
-                .await
-                .map_err(db_err)?;
         if count >= i64::from(max_tokens) {
             return Err(Error::Conflict(format!(
                 "this tenant already has {count} SCIM tokens, the most allowed ({max_tokens}); \
@@ -162,6 +153,7 @@ impl SqlStore {
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
+        insert_audit(&mut tx, &audit).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(TokenRecord {
             id: token.id,
@@ -176,10 +168,50 @@ impl SqlStore {
         })
     }
 
-    pub(crate) async fn token_with_tenant_impl(
+    pub(crate) async fn change_token_impl(
         &self,
+        tenant: TenantId,
         token_id: &str,
-    ) -> Result<Option<(TokenRecord, Tenant)>> {
+        change: TokenChange,
+        audit: AuditEntry,
+    ) -> Result<Option<TokenRecord>> {
+        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let columns = TOKEN_COLUMNS.replace("k.", "");
+        let row = match &change {
+            TokenChange::Status(status) => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE scim_tokens SET status = $1 WHERE tenant_id = $2 AND id = $3 RETURNING {columns}"
+            )))
+            .bind(status.as_str())
+            .bind(tenant)
+            .bind(token_id)
+            .fetch_optional(&mut *tx)
+            .await,
+            TokenChange::Renew { secret_hash, expires_at } => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "UPDATE scim_tokens SET secret_hash = $1, expires_at = $2 WHERE tenant_id = $3 AND id = $4 RETURNING {columns}"
+            )))
+            .bind(secret_hash.clone())
+            .bind(expires_at.map(nanos))
+            .bind(tenant)
+            .bind(token_id)
+            .fetch_optional(&mut *tx)
+            .await,
+            TokenChange::Delete => sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM scim_tokens WHERE tenant_id = $1 AND id = $2 RETURNING {columns}"
+            )))
+            .bind(tenant)
+            .bind(token_id)
+            .fetch_optional(&mut *tx)
+            .await,
+        }
+        .map_err(db_err)?;
+        let Some(row) = row else { return Ok(None) };
+        let token = token_from_row(&row, "")?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(Some(token))
+    }
+
+    pub(crate) async fn token_with_tenant_impl(&self, token_id: &str) -> Result<Option<(TokenRecord, Tenant)>> {
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT {TOKEN_COLUMNS}, {TENANT_COLUMNS} FROM scim_tokens k JOIN tenants t ON t.id = k.tenant_id WHERE k.id = $1"
         )))
@@ -200,25 +232,17 @@ impl SqlStore {
             secret_hash: row.try_get(4).map_err(db_err)?,
             status: {
                 let s: String = row.try_get(5).map_err(db_err)?;
-                TokenStatus::parse(&s)
-                    .ok_or_else(|| Error::storage(format!("unknown token status {s:?}")))?
+                TokenStatus::parse(&s).ok_or_else(|| Error::storage(format!("unknown token status {s:?}")))?
             },
             created_at: from_nanos(row.try_get(6).map_err(db_err)?),
-            expires_at: row
-                .try_get::<Option<i64>, _>(7)
-                .map_err(db_err)?
-                .map(from_nanos),
-            last_used_at: row
-                .try_get::<Option<i64>, _>(8)
-                .map_err(db_err)?
-                .map(from_nanos),
+            expires_at: row.try_get::<Option<i64>, _>(7).map_err(db_err)?.map(from_nanos),
+            last_used_at: row.try_get::<Option<i64>, _>(8).map_err(db_err)?.map(from_nanos),
         };
         let settings: String = row.try_get(11).map_err(db_err)?;
         let tenant = Tenant {
             id: row.try_get(9).map_err(db_err)?,
             slug: row.try_get(10).map_err(db_err)?,
-            settings: serde_json::from_str(&settings)
-                .map_err(|e| Error::storage(format!("tenant settings: {e}")))?,
+            settings: serde_json::from_str(&settings).map_err(|e| Error::storage(format!("tenant settings: {e}")))?,
             schema_version: row.try_get(12).map_err(db_err)?,
             created_at: from_nanos(row.try_get(13).map_err(db_err)?),
         };
@@ -261,20 +285,19 @@ impl SqlStore {
         now: OffsetDateTime,
         min_interval: time::Duration,
     ) -> Result<()> {
-        sqlx::query("UPDATE scim_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)")
-            .bind(nanos(now))
-            .bind(token_id)
-            .bind(nanos(now - min_interval))
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?;
+        sqlx::query(
+            "UPDATE scim_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+        )
+        .bind(nanos(now))
+        .bind(token_id)
+        .bind(nanos(now - min_interval))
+        .execute(&self.write)
+        .await
+        .map_err(db_err)?;
         Ok(())
     }
 
-    pub(crate) async fn custom_attributes_impl(
-        &self,
-        tenant: TenantId,
-    ) -> Result<Vec<CustomAttribute>> {
+    pub(crate) async fn custom_attributes_impl(&self, tenant: TenantId) -> Result<Vec<CustomAttribute>> {
         let rows = sqlx::query(
             "SELECT name, type, multi_valued, description FROM custom_attributes WHERE tenant_id = $1 ORDER BY created_at, name_key",
         )

@@ -37,12 +37,7 @@ pub(crate) fn column_attribute(kind: ResourceKind, name: &str) -> bool {
 }
 
 pub(crate) fn columns(kind: ResourceKind, data: &Map<String, Value>) -> Columns {
-    let text_of = |name: &str| {
-        data.get(name)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
+    let text_of = |name: &str| data.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
     let (unique, display) = match kind {
         ResourceKind::User => {
             let user_name = text_of("userName");
@@ -60,10 +55,7 @@ pub(crate) fn columns(kind: ResourceKind, data: &Map<String, Value>) -> Columns 
     };
     Columns {
         unique_key: text::fold(&unique),
-        external_id: data
-            .get("externalId")
-            .and_then(Value::as_str)
-            .map(|s| text::nfc(s).into_owned()),
+        external_id: data.get("externalId").and_then(Value::as_str).map(|s| text::nfc(s).into_owned()),
         active: data.get("active").and_then(Value::as_bool).map(i64::from),
         display_key: text::fold(&display),
         display,
@@ -74,46 +66,35 @@ pub(crate) fn columns(kind: ResourceKind, data: &Map<String, Value>) -> Columns 
 /// filter literals are reduced to.
 pub(crate) fn encode(def: &AttributeDef, value: &Value) -> Option<(Option<String>, Option<f64>)> {
     match def.ty {
-        AttrType::String | AttrType::Reference | AttrType::Binary => value.as_str().map(|s| {
-            (
-                Some(text::compare_key(s, def.case_exact).into_owned()),
-                None,
-            )
-        }),
-        AttrType::Boolean => value
-            .as_bool()
-            .map(|b| (None, Some(if b { 1.0 } else { 0.0 }))),
-        AttrType::Integer | AttrType::Decimal => value.as_f64().map(|n| (None, Some(n))),
-        AttrType::DateTime => value
-            .as_str()
-            .and_then(text::parse_datetime)
-            .map(|t| (Some(text::sortable_datetime(t)), None)),
+        AttrType::String | AttrType::Reference | AttrType::Binary => {
+            value.as_str().map(|s| (Some(text::compare_key(s, def.case_exact).into_owned()), None))
+        }
+        AttrType::Boolean => value.as_bool().map(|b| (None, Some(if b { 1.0 } else { 0.0 }))),
+        // Integers also keep an exact key: as f64 they lose precision beyond 2^53, and
+        // filters compare integers exactly (sorting uses `num`, as the evaluator does).
+        AttrType::Integer => value.as_f64().map(|n| (value.as_i64().map(integer_key), Some(n))),
+        AttrType::Decimal => value.as_f64().map(|n| (None, Some(n))),
+        AttrType::DateTime => {
+            value.as_str().and_then(text::parse_datetime).map(|t| (Some(text::sortable_datetime(t)), None))
+        }
         AttrType::Complex => None,
     }
 }
 
+/// A fixed-width key of an integer whose byte order is numeric order (the sign bit flipped,
+/// in hex): how `str` holds integer values so comparisons stay exact.
+pub(crate) fn integer_key(i: i64) -> String {
+    format!("{:016x}", (i as u64) ^ (1 << 63))
+}
+
 /// The value rows of a resource.
-pub(crate) fn value_rows(
-    registry: &Registry,
-    kind: ResourceKind,
-    data: &Map<String, Value>,
-) -> Vec<ValueRow> {
+pub(crate) fn value_rows(registry: &Registry, kind: ResourceKind, data: &Map<String, Value>) -> Vec<ValueRow> {
     let mut rows = Vec::new();
-    rows.push(ValueRow {
-        path: "schemas".into(),
-        elem: 0,
-        str: Some(text::fold(kind.schema_urn())),
-        num: None,
-    });
+    rows.push(ValueRow { path: "schemas".into(), elem: 0, str: Some(text::fold(kind.schema_urn())), num: None });
     let mut ext_index = 1;
     for ext in registry.extensions(kind) {
         if let Some(Value::Object(attrs)) = data.get(&ext.id) {
-            rows.push(ValueRow {
-                path: "schemas".into(),
-                elem: ext_index,
-                str: Some(text::fold(&ext.id)),
-                num: None,
-            });
+            rows.push(ValueRow { path: "schemas".into(), elem: ext_index, str: Some(text::fold(&ext.id)), num: None });
             ext_index += 1;
             for attr in &ext.attributes {
                 if let Some(v) = attrs.get(&attr.name) {
@@ -146,21 +127,11 @@ fn push_attr(rows: &mut Vec<ValueRow>, path: &str, attr: &AttributeDef, value: &
             };
             for sub in &attr.sub_attributes {
                 if let Some((str, num)) = obj.get(&sub.name).and_then(|v| encode(sub, v)) {
-                    rows.push(ValueRow {
-                        path: format!("{path}.{}", sub.name),
-                        elem,
-                        str,
-                        num,
-                    });
+                    rows.push(ValueRow { path: format!("{path}.{}", sub.name), elem, str, num });
                 }
             }
         } else if let Some((str, num)) = encode(attr, element) {
-            rows.push(ValueRow {
-                path: path.to_string(),
-                elem,
-                str,
-                num,
-            });
+            rows.push(ValueRow { path: path.to_string(), elem, str, num });
         }
     }
 }
@@ -180,39 +151,20 @@ mod tests {
             "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"manager": {"value": "Mgr-1"}}
         });
         let rows = value_rows(&registry, ResourceKind::User, data.as_object().unwrap());
-        let find = |path: &str, elem: i64| {
-            rows.iter()
-                .find(|r| r.path == path && r.elem == elem)
-                .cloned()
-        };
+        let find = |path: &str, elem: i64| rows.iter().find(|r| r.path == path && r.elem == elem).cloned();
         assert_eq!(find("title", 0).unwrap().str.as_deref(), Some("tour guide"));
-        assert_eq!(
-            find("emails.value", 1).unwrap().str.as_deref(),
-            Some("b@x.io")
-        );
+        assert_eq!(find("emails.value", 1).unwrap().str.as_deref(), Some("b@x.io"));
         assert_eq!(find("emails.primary", 0).unwrap().num, Some(1.0));
         // manager.value is caseExact: kept as is.
-        let manager = find(
-            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value",
-            0,
-        )
-        .unwrap();
+        let manager = find("urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager.value", 0).unwrap();
         assert_eq!(manager.str.as_deref(), Some("Mgr-1"));
-        assert!(
-            rows.iter().all(|r| r.path != "userName"),
-            "userName lives in a column"
-        );
+        assert!(rows.iter().all(|r| r.path != "userName"), "userName lives in a column");
         assert_eq!(rows.iter().filter(|r| r.path == "schemas").count(), 2);
     }
 
     #[test]
     fn columns_fold_the_unique_key_and_fall_back_to_user_name_for_display() {
-        let c = columns(
-            ResourceKind::User,
-            json!({"userName": "ÉMILE@X", "active": false})
-                .as_object()
-                .unwrap(),
-        );
+        let c = columns(ResourceKind::User, json!({"userName": "ÉMILE@X", "active": false}).as_object().unwrap());
         assert_eq!(c.unique_key, "émile@x");
         assert_eq!(c.display, "ÉMILE@X");
         assert_eq!(c.active, Some(0));

@@ -3,8 +3,10 @@
 //! places [`Backend`] words differently. Business rules live in roster-core; this crate
 //! knows how to keep data, index it, and answer resolved filters exactly.
 
+mod accounts;
 mod admin;
 mod index;
+mod journal;
 mod resources;
 mod sql;
 
@@ -29,10 +31,7 @@ pub fn migration_versions(backend: Backend) -> Vec<(i64, String)> {
         Backend::Sqlite => &SQLITE_MIGRATIONS,
         Backend::Postgres => &POSTGRES_MIGRATIONS,
     };
-    migrator
-        .iter()
-        .map(|m| (m.version, m.description.to_string()))
-        .collect()
+    migrator.iter().map(|m| (m.version, m.description.to_string())).collect()
 }
 
 /// Connection settings.
@@ -48,11 +47,7 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions {
-            max_connections: 8,
-            pg_schema: None,
-            migrate: true,
-        }
+        StoreOptions { max_connections: 8, pg_schema: None, migrate: true }
     }
 }
 
@@ -115,44 +110,26 @@ impl SqlStore {
                             })
                         })
                 };
-                let write = pool(1)
-                    .connect_with(connect.clone())
-                    .await
-                    .map_err(db_err)?;
+                let write = pool(1).connect_with(connect.clone()).await.map_err(db_err)?;
                 if options.migrate {
                     SQLITE_MIGRATIONS
                         .run(&write)
                         .await
                         .map_err(|e| Error::storage(format!("migration failed: {e}")))?;
                 }
-                let read = pool(options.max_connections.max(1))
-                    .connect_with(connect)
-                    .await
-                    .map_err(db_err)?;
-                SqlStore {
-                    read,
-                    write,
-                    backend,
-                }
+                let read = pool(options.max_connections.max(1)).connect_with(connect).await.map_err(db_err)?;
+                SqlStore { read, write, backend }
             }
             Backend::Postgres => {
                 let connect = AnyConnectOptions::from_str(url).map_err(db_err)?;
                 if let Some(schema) = &options.pg_schema {
-                    if !schema
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                    {
+                    if !schema.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
                         return Err(Error::Invalid(format!("invalid schema name {schema:?}")));
                     }
-                    let admin = AnyPoolOptions::new()
-                        .max_connections(1)
-                        .connect_with(connect.clone())
-                        .await
-                        .map_err(db_err)?;
+                    let admin =
+                        AnyPoolOptions::new().max_connections(1).connect_with(connect.clone()).await.map_err(db_err)?;
                     admin
-                        .execute(sqlx::AssertSqlSafe(format!(
-                            "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
-                        )))
+                        .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
                         .await
                         .map_err(db_err)?;
                     admin.close().await;
@@ -165,10 +142,7 @@ impl SqlStore {
                         let schema = schema.clone();
                         Box::pin(async move {
                             if let Some(schema) = schema {
-                                conn.execute(sqlx::AssertSqlSafe(format!(
-                                    "SET search_path TO \"{schema}\""
-                                )))
-                                .await?;
+                                conn.execute(sqlx::AssertSqlSafe(format!("SET search_path TO \"{schema}\""))).await?;
                             }
                             Ok(())
                         })
@@ -182,11 +156,7 @@ impl SqlStore {
                         .await
                         .map_err(|e| Error::storage(format!("migration failed: {e}")))?;
                 }
-                SqlStore {
-                    read: pool.clone(),
-                    write: pool,
-                    backend,
-                }
+                SqlStore { read: pool.clone(), write: pool, backend }
             }
         };
         Ok(store)
@@ -198,10 +168,7 @@ impl SqlStore {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator
-            .run(&self.write)
-            .await
-            .map_err(|e| Error::storage(format!("migration failed: {e}")))
+        migrator.run(&self.write).await.map_err(|e| Error::storage(format!("migration failed: {e}")))
     }
 
     pub fn backend(&self) -> Backend {
@@ -224,7 +191,11 @@ fn query(sql: sql::Sql) -> Query<'static, Any, AnyArguments> {
             sql::Arg::Float(f) => q.bind(f),
             sql::Arg::Text(s) => q.bind(s),
             sql::Arg::NullText => q.bind(Option::<String>::None),
-            sql::Arg::NullFloat => q.bind(Option::<f64>::None),
+            // sqlx 0.9.0's Any driver swaps the NULL float kinds (transact-rs/sqlx#4284):
+            // an `f64` NULL reaches PostgreSQL as float4, and the statement cached with that
+            // type then rejects the next real `f64` ("incorrect binary data format"). An
+            // `f32` NULL arrives as float8. Revisit when sqlx is upgraded.
+            sql::Arg::NullFloat => q.bind(Option::<f32>::None),
         };
     }
     q
@@ -258,8 +229,9 @@ impl roster_core::Store for SqlStore {
         tenant: roster_core::TenantId,
         token: roster_core::store::NewToken,
         max_tokens: u32,
+        audit: roster_core::audit::AuditEntry,
     ) -> Result<roster_core::TokenRecord, Error> {
-        self.insert_token_impl(tenant, token, max_tokens).await
+        self.insert_token_impl(tenant, token, max_tokens, audit).await
     }
     async fn token_with_tenant(
         &self,
@@ -267,10 +239,7 @@ impl roster_core::Store for SqlStore {
     ) -> Result<Option<(roster_core::TokenRecord, roster_core::Tenant)>, Error> {
         self.token_with_tenant_impl(token_id).await
     }
-    async fn tokens(
-        &self,
-        tenant: roster_core::TenantId,
-    ) -> Result<Vec<roster_core::TokenRecord>, Error> {
+    async fn tokens(&self, tenant: roster_core::TenantId) -> Result<Vec<roster_core::TokenRecord>, Error> {
         self.tokens_impl(tenant).await
     }
     async fn set_token_status(
@@ -289,6 +258,108 @@ impl roster_core::Store for SqlStore {
     ) -> Result<(), Error> {
         self.touch_token_impl(token_id, now, min_interval).await
     }
+    async fn change_token(
+        &self,
+        tenant: roster_core::TenantId,
+        token_id: &str,
+        change: roster_core::store::TokenChange,
+        audit: roster_core::audit::AuditEntry,
+    ) -> Result<Option<roster_core::TokenRecord>, Error> {
+        self.change_token_impl(tenant, token_id, change, audit).await
+    }
+    async fn admin_count(&self) -> Result<i64, Error> {
+        self.admin_count_impl().await
+    }
+    async fn create_admin(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: time::OffsetDateTime,
+        audit: roster_core::audit::AuditEntry,
+    ) -> Result<roster_core::store::AdminRecord, Error> {
+        self.create_admin_impl(username, password_hash, now, audit).await
+    }
+    async fn admin_by_username(&self, username: &str) -> Result<Option<roster_core::store::AdminRecord>, Error> {
+        self.admin_by_username_impl(username).await
+    }
+    async fn admins(&self) -> Result<Vec<roster_core::store::AdminRecord>, Error> {
+        self.admins_impl().await
+    }
+    async fn set_admin_password(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: time::OffsetDateTime,
+        audit: roster_core::audit::AuditEntry,
+    ) -> Result<bool, Error> {
+        self.set_admin_password_impl(username, password_hash, now, audit).await
+    }
+    async fn create_session(
+        &self,
+        admin_id: i64,
+        id_hash: Vec<u8>,
+        csrf: &str,
+        now: time::OffsetDateTime,
+        expires_at: time::OffsetDateTime,
+        audit: roster_core::audit::AuditEntry,
+    ) -> Result<(), Error> {
+        self.create_session_impl(admin_id, id_hash, csrf, now, expires_at, audit).await
+    }
+    async fn session(
+        &self,
+        id_hash: &[u8],
+        now: time::OffsetDateTime,
+    ) -> Result<Option<roster_core::store::SessionRecord>, Error> {
+        self.session_impl(id_hash, now).await
+    }
+    async fn delete_session(&self, id_hash: &[u8], audit: Option<roster_core::audit::AuditEntry>) -> Result<(), Error> {
+        self.delete_session_impl(id_hash, audit).await
+    }
+    async fn insert_api_key(
+        &self,
+        key: roster_core::store::ApiKeyRecord,
+        audit: roster_core::audit::AuditEntry,
+    ) -> Result<(), Error> {
+        self.insert_api_key_impl(key, audit).await
+    }
+    async fn api_key(&self, id: &str) -> Result<Option<roster_core::store::ApiKeyRecord>, Error> {
+        self.api_key_impl(id).await
+    }
+    async fn api_keys(&self) -> Result<Vec<roster_core::store::ApiKeyRecord>, Error> {
+        self.api_keys_impl().await
+    }
+    async fn delete_api_key(&self, id: &str, audit: roster_core::audit::AuditEntry) -> Result<bool, Error> {
+        self.delete_api_key_impl(id, audit).await
+    }
+    async fn touch_api_key(
+        &self,
+        id: &str,
+        now: time::OffsetDateTime,
+        min_interval: time::Duration,
+    ) -> Result<(), Error> {
+        self.touch_api_key_impl(id, now, min_interval).await
+    }
+    async fn append_audit(&self, entry: &roster_core::audit::AuditEntry) -> Result<(), Error> {
+        self.append_audit_impl(entry).await
+    }
+    async fn audit_events(
+        &self,
+        query: &roster_core::audit::AuditQuery,
+    ) -> Result<Vec<roster_core::audit::AuditRecord>, Error> {
+        self.audit_events_impl(query).await
+    }
+    async fn append_provisioning(&self, entries: &[roster_core::audit::ProvisioningEntry]) -> Result<(), Error> {
+        self.append_provisioning_impl(entries).await
+    }
+    async fn provisioning_log(
+        &self,
+        query: &roster_core::audit::ProvisioningQuery,
+    ) -> Result<Vec<roster_core::audit::ProvisioningRecord>, Error> {
+        self.provisioning_log_impl(query).await
+    }
+    async fn prune_provisioning_log(&self, before: time::OffsetDateTime) -> Result<u64, Error> {
+        self.prune_provisioning_log_impl(before).await
+    }
     async fn custom_attributes(
         &self,
         tenant: roster_core::TenantId,
@@ -299,14 +370,9 @@ impl roster_core::Store for SqlStore {
         &self,
         scope: roster_core::store::WriteScope<'_>,
         resource: roster_core::store::NewResource,
-    ) -> Result<
-        (
-            roster_core::StoredResource,
-            roster_core::store::MemberReport,
-        ),
-        Error,
-    > {
-        self.create_resource_impl(scope, resource).await
+        journal: roster_core::store::Journal<'_>,
+    ) -> Result<(roster_core::StoredResource, roster_core::store::MemberReport), Error> {
+        self.create_resource_impl(scope, resource, journal).await
     }
     async fn get_resource(
         &self,
@@ -322,8 +388,9 @@ impl roster_core::Store for SqlStore {
         kind: roster_scim::ResourceKind,
         id: &str,
         mutation: roster_core::store::Mutation<'_>,
+        journal: roster_core::store::Journal<'_>,
     ) -> Result<Option<roster_core::store::Modified>, Error> {
-        self.modify_resource_impl(scope, kind, id, mutation).await
+        self.modify_resource_impl(scope, kind, id, mutation, journal).await
     }
     async fn delete_resource(
         &self,
@@ -331,8 +398,9 @@ impl roster_core::Store for SqlStore {
         kind: roster_scim::ResourceKind,
         id: &str,
         check: roster_core::store::Check<'_>,
+        journal: roster_core::store::Journal<'_>,
     ) -> Result<Option<roster_core::StoredResource>, Error> {
-        self.delete_resource_impl(scope, kind, id, check).await
+        self.delete_resource_impl(scope, kind, id, check, journal).await
     }
     async fn query(
         &self,

@@ -8,7 +8,7 @@ use sqlx::{AnyConnection, Row};
 
 use roster_core::model::{Related, StoredResource, TenantId, UnknownMembers};
 use roster_core::store::{
-    Change, Check, MemberReport, Modified, Mutation, NewResource, Page, Query, WriteScope,
+    Change, Check, Journal, MemberReport, Modified, Mutation, NewResource, Page, Query, WriteScope, Written,
 };
 use roster_core::{Error, Result};
 use roster_scim::resource::MemberType;
@@ -16,9 +16,7 @@ use roster_scim::schema::ENTERPRISE_USER;
 use roster_scim::{MemberOp, MemberRef, ResourceKind, ScimError, text};
 
 use crate::index::{columns, value_rows};
-use crate::sql::{
-    Compiler, Sql, from_nanos, kind_code, kind_from_code, manager_value_path, nanos, order_by,
-};
+use crate::sql::{Compiler, Sql, from_nanos, kind_code, kind_from_code, manager_value_path, nanos, order_by};
 use crate::{SqlStore, db_err, is_unique_violation, query};
 
 const RESOURCE_COLUMNS: &str = "r.pk, r.kind, r.id, r.data, r.created, r.last_modified, r.version";
@@ -29,12 +27,11 @@ const CHUNK: usize = 400;
 fn resource_from_row(row: &AnyRow) -> Result<StoredResource> {
     let code: i64 = row.try_get("kind").map_err(db_err)?;
     let data: String = row.try_get("data").map_err(db_err)?;
-    let data: Map<String, Value> = serde_json::from_str(&data)
-        .map_err(|e| Error::storage(format!("corrupt resource data: {e}")))?;
+    let data: Map<String, Value> =
+        serde_json::from_str(&data).map_err(|e| Error::storage(format!("corrupt resource data: {e}")))?;
     Ok(StoredResource {
         pk: row.try_get("pk").map_err(db_err)?,
-        kind: kind_from_code(code)
-            .ok_or_else(|| Error::storage(format!("unknown resource kind {code}")))?,
+        kind: kind_from_code(code).ok_or_else(|| Error::storage(format!("unknown resource kind {code}")))?,
         id: row.try_get("id").map_err(db_err)?,
         data,
         created: from_nanos(row.try_get("created").map_err(db_err)?),
@@ -44,19 +41,8 @@ fn resource_from_row(row: &AnyRow) -> Result<StoredResource> {
 }
 
 fn duplicate(kind: ResourceKind, data: &Map<String, Value>) -> Error {
-    let attr = if kind == ResourceKind::User {
-        "userName"
-    } else {
-        "displayName"
-    };
-    Error::Duplicate {
-        kind,
-        value: data
-            .get(attr)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string(),
-    }
+    let attr = if kind == ResourceKind::User { "userName" } else { "displayName" };
+    Error::Duplicate { kind, value: data.get(attr).and_then(Value::as_str).unwrap_or_default().to_string() }
 }
 
 impl SqlStore {
@@ -64,12 +50,9 @@ impl SqlStore {
         &self,
         scope: WriteScope<'_>,
         resource: NewResource,
+        journal: Journal<'_>,
     ) -> Result<(StoredResource, MemberReport)> {
-        let mut tx = self
-            .write
-            .begin_with(self.backend.begin_write())
-            .await
-            .map_err(db_err)?;
+        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
         let cols = columns(resource.kind, &resource.data);
         let data_text = serde_json::to_string(&resource.data).map_err(Error::storage)?;
         let now = nanos(scope.now);
@@ -102,11 +85,11 @@ impl SqlStore {
             version: 1,
         };
         let report = if resource.kind == ResourceKind::Group && !resource.members.is_empty() {
-            self.apply_member_ops(&mut tx, &scope, &stored, &[MemberOp::Add(resource.members)])
-                .await?
+            self.apply_member_ops(&mut tx, &scope, &stored, &[MemberOp::Add(resource.members)]).await?
         } else {
             MemberReport::default()
         };
+        self.write_journal(&mut tx, journal, &Written { resource: &stored, members: &report, changed: true }).await?;
         tx.commit().await.map_err(db_err)?;
         Ok((stored, report))
     }
@@ -155,41 +138,26 @@ impl SqlStore {
         kind: ResourceKind,
         id: &str,
         mutation: Mutation<'_>,
+        journal: Journal<'_>,
     ) -> Result<Option<Modified>> {
-        let mut tx = self
-            .write
-            .begin_with(self.backend.begin_write())
-            .await
-            .map_err(db_err)?;
-        let Some(stored) = self
-            .load_for_update(&mut tx, scope.tenant, kind, id)
-            .await?
-        else {
+        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let Some(stored) = self.load_for_update(&mut tx, scope.tenant, kind, id).await? else {
             return Ok(None);
         };
         let (data, member_ops) = match mutation(&stored)? {
-            Change::None => {
-                return Ok(Some(Modified {
-                    resource: stored,
-                    members: MemberReport::default(),
-                    changed: false,
-                }));
-            }
+            Change::None => (None, Vec::new()),
             Change::Update { data, member_ops } => (data, member_ops),
         };
         let members = if member_ops.is_empty() {
             MemberReport::default()
         } else {
-            self.apply_member_ops(&mut tx, &scope, &stored, &member_ops)
-                .await?
+            self.apply_member_ops(&mut tx, &scope, &stored, &member_ops).await?
         };
         if data.is_none() && !members.changed() {
+            let written = Written { resource: &stored, members: &members, changed: false };
+            self.write_journal(&mut tx, journal, &written).await?;
             tx.commit().await.map_err(db_err)?;
-            return Ok(Some(Modified {
-                resource: stored,
-                members,
-                changed: false,
-            }));
+            return Ok(Some(Modified { resource: stored, members, changed: false }));
         }
         let mut updated = stored.clone();
         updated.version += 1;
@@ -197,8 +165,7 @@ impl SqlStore {
         match data {
             Some(data) => {
                 updated.data = data;
-                self.write_data(&mut tx, &scope, &updated, stored.version)
-                    .await?;
+                self.write_data(&mut tx, &scope, &updated, stored.version).await?;
             }
             None => {
                 sqlx::query("UPDATE resources SET version = $1, last_modified = $2 WHERE pk = $3 AND version = $4")
@@ -211,12 +178,10 @@ impl SqlStore {
                     .map_err(db_err)?;
             }
         }
+        let written = Written { resource: &updated, members: &members, changed: true };
+        self.write_journal(&mut tx, journal, &written).await?;
         tx.commit().await.map_err(db_err)?;
-        Ok(Some(Modified {
-            resource: updated,
-            members,
-            changed: true,
-        }))
+        Ok(Some(Modified { resource: updated, members, changed: true }))
     }
 
     /// Rewrites a resource's data, columns and value rows (the version check guards
@@ -248,10 +213,7 @@ impl SqlStore {
         .await
         .map_err(|e| if is_unique_violation(&e) { duplicate(updated.kind, &updated.data) } else { db_err(e) })?;
         if result.rows_affected() != 1 {
-            return Err(Error::storage(format!(
-                "resource {} changed underneath a locked update",
-                updated.id
-            )));
+            return Err(Error::storage(format!("resource {} changed underneath a locked update", updated.id)));
         }
         sqlx::query("DELETE FROM resource_values WHERE resource_pk = $1")
             .bind(updated.pk)
@@ -259,8 +221,7 @@ impl SqlStore {
             .await
             .map_err(db_err)?;
         let rows = value_rows(scope.registry, updated.kind, &updated.data);
-        self.insert_values(conn, scope.tenant, updated.pk, &rows)
-            .await
+        self.insert_values(conn, scope.tenant, updated.pk, &rows).await
     }
 
     async fn insert_values(
@@ -311,9 +272,7 @@ impl SqlStore {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
             let mut sql = Sql::new(self.backend);
-            sql.push("SELECT pk, kind, id FROM resources WHERE tenant_id = ")
-                .bind_int(tenant)
-                .push(" AND id IN (");
+            sql.push("SELECT pk, kind, id FROM resources WHERE tenant_id = ").bind_int(tenant).push(" AND id IN (");
             for (i, id) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
@@ -324,10 +283,7 @@ impl SqlStore {
             for row in query(sql).fetch_all(&mut *conn).await.map_err(db_err)? {
                 let code: i64 = row.try_get("kind").map_err(db_err)?;
                 let kind = kind_from_code(code).ok_or_else(|| Error::storage("unknown kind"))?;
-                out.insert(
-                    row.try_get("id").map_err(db_err)?,
-                    (row.try_get("pk").map_err(db_err)?, kind),
-                );
+                out.insert(row.try_get("id").map_err(db_err)?, (row.try_get("pk").map_err(db_err)?, kind));
             }
         }
         Ok(out)
@@ -399,46 +355,42 @@ impl SqlStore {
         members: &[(i64, ResourceKind)],
     ) -> Result<u64> {
         let mut added = 0;
-        for chunk in members.chunks(CHUNK / 4) {
+        for chunk in members.chunks(CHUNK) {
+            // Inserted from the member rows themselves, so a member deleted by a concurrent
+            // transaction is skipped instead of failing the foreign key (a 500). On PostgreSQL
+            // the new members' rows are key-share locked until this write commits: a concurrent
+            // DELETE either waits for it or wins and the member is not added. Existing members
+            // are filtered out first and never locked, so a delete that already holds the
+            // member and waits for this group cannot deadlock with it.
             let mut sql = Sql::new(self.backend);
-            sql.push(
-                "INSERT INTO memberships (group_pk, member_pk, tenant_id, member_kind) VALUES ",
-            );
-            for (i, (pk, kind)) in chunk.iter().enumerate() {
+            sql.push("INSERT INTO memberships (group_pk, member_pk, tenant_id, member_kind) SELECT ")
+                .bind_int(group_pk)
+                .push(", r.pk, r.tenant_id, r.kind FROM resources r WHERE r.tenant_id = ")
+                .bind_int(tenant)
+                .push(" AND r.pk IN (");
+            for (i, (pk, _)) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
                 }
-                sql.push("(")
-                    .bind_int(group_pk)
-                    .push(", ")
-                    .bind_int(*pk)
-                    .push(", ")
-                    .bind_int(tenant)
-                    .push(", ");
-                sql.bind_int(kind_code(*kind)).push(")");
+                sql.bind_int(*pk);
+            }
+            sql.push(") AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.group_pk = ")
+                .bind_int(group_pk)
+                .push(" AND m.member_pk = r.pk)");
+            if self.backend == crate::Backend::Postgres {
+                sql.push(" FOR KEY SHARE OF r");
             }
             sql.push(" ON CONFLICT DO NOTHING");
-            added += query(sql)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
+            added += query(sql).execute(&mut *conn).await.map_err(db_err)?.rows_affected();
         }
         Ok(added)
     }
 
-    async fn delete_memberships(
-        &self,
-        conn: &mut AnyConnection,
-        group_pk: i64,
-        member_pks: &[i64],
-    ) -> Result<u64> {
+    async fn delete_memberships(&self, conn: &mut AnyConnection, group_pk: i64, member_pks: &[i64]) -> Result<u64> {
         let mut removed = 0;
         for chunk in member_pks.chunks(CHUNK) {
             let mut sql = Sql::new(self.backend);
-            sql.push("DELETE FROM memberships WHERE group_pk = ")
-                .bind_int(group_pk)
-                .push(" AND member_pk IN (");
+            sql.push("DELETE FROM memberships WHERE group_pk = ").bind_int(group_pk).push(" AND member_pk IN (");
             for (i, pk) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
@@ -446,11 +398,7 @@ impl SqlStore {
                 sql.bind_int(*pk);
             }
             sql.push(")");
-            removed += query(sql)
-                .execute(&mut *conn)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
+            removed += query(sql).execute(&mut *conn).await.map_err(db_err)?.rows_affected();
         }
         Ok(removed)
     }
@@ -469,12 +417,8 @@ impl SqlStore {
         for op in ops {
             match op {
                 MemberOp::Add(refs) => {
-                    let members = self
-                        .resolve_members(conn, scope, group, refs, &mut report)
-                        .await?;
-                    report.added += self
-                        .insert_memberships(conn, scope.tenant, group.pk, &members)
-                        .await?;
+                    let members = self.resolve_members(conn, scope, group, refs, &mut report).await?;
+                    report.added += self.insert_memberships(conn, scope.tenant, group.pk, &members).await?;
                 }
                 MemberOp::Remove(ids) => {
                     let found = self.resolve_ids(conn, scope.tenant, ids).await?;
@@ -498,36 +442,22 @@ impl SqlStore {
                     report.removed += self.delete_memberships(conn, group.pk, &pks).await?;
                 }
                 MemberOp::Replace(refs) => {
-                    let wanted = self
-                        .resolve_members(conn, scope, group, refs, &mut report)
-                        .await?;
+                    let wanted = self.resolve_members(conn, scope, group, refs, &mut report).await?;
                     let wanted_pks: HashSet<i64> = wanted.iter().map(|(pk, _)| *pk).collect();
-                    let current: HashSet<i64> = self
-                        .member_rows(conn, group.pk)
-                        .await?
-                        .into_iter()
-                        .map(|(pk, _)| pk)
-                        .collect();
+                    let current: HashSet<i64> =
+                        self.member_rows(conn, group.pk).await?.into_iter().map(|(pk, _)| pk).collect();
                     let to_remove: Vec<i64> = current.difference(&wanted_pks).copied().collect();
-                    let to_add: Vec<(i64, ResourceKind)> = wanted
-                        .into_iter()
-                        .filter(|(pk, _)| !current.contains(pk))
-                        .collect();
+                    let to_add: Vec<(i64, ResourceKind)> =
+                        wanted.into_iter().filter(|(pk, _)| !current.contains(pk)).collect();
                     report.removed += self.delete_memberships(conn, group.pk, &to_remove).await?;
-                    report.added += self
-                        .insert_memberships(conn, scope.tenant, group.pk, &to_add)
-                        .await?;
+                    report.added += self.insert_memberships(conn, scope.tenant, group.pk, &to_add).await?;
                 }
             }
         }
         Ok(report)
     }
 
-    async fn member_rows(
-        &self,
-        conn: &mut AnyConnection,
-        group_pk: i64,
-    ) -> Result<Vec<(i64, Related)>> {
+    async fn member_rows(&self, conn: &mut AnyConnection, group_pk: i64) -> Result<Vec<(i64, Related)>> {
         let rows = sqlx::query(
             "SELECT u.pk, u.id, u.kind, u.display FROM memberships m JOIN resources u ON u.pk = m.member_pk \
              WHERE m.group_pk = $1 ORDER BY u.pk",
@@ -557,16 +487,10 @@ impl SqlStore {
         kind: ResourceKind,
         id: &str,
         check: Check<'_>,
+        journal: Journal<'_>,
     ) -> Result<Option<StoredResource>> {
-        let mut tx = self
-            .write
-            .begin_with(self.backend.begin_write())
-            .await
-            .map_err(db_err)?;
-        let Some(stored) = self
-            .load_for_update(&mut tx, scope.tenant, kind, id)
-            .await?
-        else {
+        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let Some(stored) = self.load_for_update(&mut tx, scope.tenant, kind, id).await? else {
             return Ok(None);
         };
         check(&stored)?;
@@ -581,14 +505,12 @@ impl SqlStore {
         .await
         .map_err(db_err)?;
         if kind == ResourceKind::User {
-            self.clear_manager_references(&mut tx, &scope, &stored.id)
-                .await?;
+            self.clear_manager_references(&mut tx, &scope, &stored.id).await?;
         }
-        sqlx::query("DELETE FROM resources WHERE pk = $1")
-            .bind(stored.pk)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        sqlx::query("DELETE FROM resources WHERE pk = $1").bind(stored.pk).execute(&mut *tx).await.map_err(db_err)?;
+        let report = MemberReport::default();
+        let written = Written { resource: &stored, members: &report, changed: true };
+        self.write_journal(&mut tx, journal, &written).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(Some(stored))
     }
@@ -629,31 +551,21 @@ impl SqlStore {
 
     pub(crate) async fn query_impl(&self, tenant: TenantId, q: &Query<'_>) -> Result<Page> {
         let mut filter = Sql::new(self.backend);
-        filter
-            .push("r.tenant_id = ")
-            .bind_int(tenant)
-            .push(" AND (");
+        filter.push("r.tenant_id = ").bind_int(tenant).push(" AND (");
         for (i, kf) in q.kinds.iter().enumerate() {
             if i > 0 {
                 filter.push(" OR ");
             }
             filter.push(&format!("(r.kind = {} AND ", kind_code(kf.kind)));
-            Compiler {
-                registry: q.registry,
-                kind: kf.kind,
-                base_url: q.base_url,
-            }
-            .filter(&mut filter, &kf.filter);
+            Compiler { registry: q.registry, kind: kf.kind, base_url: q.base_url }.filter(&mut filter, &kf.filter);
             filter.push(")");
         }
-        filter.push(")");
         if q.kinds.is_empty() {
             filter.push("1=0");
         }
+        filter.push(")");
         let mut count_sql = Sql::new(self.backend);
-        count_sql
-            .push("SELECT COUNT(*) AS n FROM resources r WHERE ")
-            .push(&filter.text);
+        count_sql.push("SELECT COUNT(*) AS n FROM resources r WHERE ").push(&filter.text);
         count_sql.args = filter.args.clone();
 
         // One snapshot for the count and the page, so totalResults agrees with the rows.
@@ -662,34 +574,22 @@ impl SqlStore {
             crate::Backend::Postgres => "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
         };
         let mut tx = self.read.begin_with(begin).await.map_err(db_err)?;
-        let total: i64 = query(count_sql)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db_err)?
-            .try_get("n")
-            .map_err(db_err)?;
+        let total: i64 = query(count_sql).fetch_one(&mut *tx).await.map_err(db_err)?.try_get("n").map_err(db_err)?;
         let total = u64::try_from(total).unwrap_or(0);
         let mut resources = Vec::new();
         if q.limit > 0 && q.offset < total {
             let mut page = filter;
-            page.text = format!(
-                "SELECT {RESOURCE_COLUMNS} FROM resources r WHERE {}",
-                page.text
-            );
+            page.text = format!("SELECT {RESOURCE_COLUMNS} FROM resources r WHERE {}", page.text);
             let sort_kind = q.kinds.first().map_or(ResourceKind::User, |k| k.kind);
+            let kinds: Vec<ResourceKind> = q.kinds.iter().map(|k| k.kind).collect();
             order_by(
                 &mut page,
-                &Compiler {
-                    registry: q.registry,
-                    kind: sort_kind,
-                    base_url: q.base_url,
-                },
+                &Compiler { registry: q.registry, kind: sort_kind, base_url: q.base_url },
+                &kinds,
                 q.sort.as_ref(),
             );
-            page.push(" LIMIT ")
-                .bind_int(i64::try_from(q.limit).unwrap_or(i64::MAX));
-            page.push(" OFFSET ")
-                .bind_int(i64::try_from(q.offset).unwrap_or(i64::MAX));
+            page.push(" LIMIT ").bind_int(i64::try_from(q.limit).unwrap_or(i64::MAX));
+            page.push(" OFFSET ").bind_int(i64::try_from(q.offset).unwrap_or(i64::MAX));
             for row in query(page).fetch_all(&mut *tx).await.map_err(db_err)? {
                 resources.push(resource_from_row(&row)?);
             }
@@ -699,17 +599,8 @@ impl SqlStore {
     }
 
     /// Related resources for a set of storage keys, in one query per chunk.
-    async fn related(
-        &self,
-        tenant: TenantId,
-        pks: &[i64],
-        as_groups: bool,
-    ) -> Result<HashMap<i64, Vec<Related>>> {
-        let (key, join) = if as_groups {
-            ("m.member_pk", "m.group_pk")
-        } else {
-            ("m.group_pk", "m.member_pk")
-        };
+    async fn related(&self, tenant: TenantId, pks: &[i64], as_groups: bool) -> Result<HashMap<i64, Vec<Related>>> {
+        let (key, join) = if as_groups { ("m.member_pk", "m.group_pk") } else { ("m.group_pk", "m.member_pk") };
         let mut out: HashMap<i64, Vec<Related>> = HashMap::new();
         for chunk in pks.chunks(CHUNK) {
             let mut sql = Sql::new(self.backend);
@@ -727,39 +618,25 @@ impl SqlStore {
             sql.push(&format!(") ORDER BY {key}, u.pk"));
             for row in query(sql).fetch_all(&self.read).await.map_err(db_err)? {
                 let code: i64 = row.try_get("kind").map_err(db_err)?;
-                out.entry(row.try_get("owner").map_err(db_err)?)
-                    .or_default()
-                    .push(Related {
-                        id: row.try_get("id").map_err(db_err)?,
-                        kind: kind_from_code(code).ok_or_else(|| Error::storage("unknown kind"))?,
-                        display: row.try_get("display").map_err(db_err)?,
-                    });
+                out.entry(row.try_get("owner").map_err(db_err)?).or_default().push(Related {
+                    id: row.try_get("id").map_err(db_err)?,
+                    kind: kind_from_code(code).ok_or_else(|| Error::storage("unknown kind"))?,
+                    display: row.try_get("display").map_err(db_err)?,
+                });
             }
         }
         Ok(out)
     }
 
-    pub(crate) async fn members_of_impl(
-        &self,
-        tenant: TenantId,
-        groups: &[i64],
-    ) -> Result<HashMap<i64, Vec<Related>>> {
+    pub(crate) async fn members_of_impl(&self, tenant: TenantId, groups: &[i64]) -> Result<HashMap<i64, Vec<Related>>> {
         self.related(tenant, groups, false).await
     }
 
-    pub(crate) async fn groups_of_impl(
-        &self,
-        tenant: TenantId,
-        users: &[i64],
-    ) -> Result<HashMap<i64, Vec<Related>>> {
+    pub(crate) async fn groups_of_impl(&self, tenant: TenantId, users: &[i64]) -> Result<HashMap<i64, Vec<Related>>> {
         self.related(tenant, users, true).await
     }
 
-    pub(crate) async fn user_displays_impl(
-        &self,
-        tenant: TenantId,
-        ids: &[String],
-    ) -> Result<HashMap<String, String>> {
+    pub(crate) async fn user_displays_impl(&self, tenant: TenantId, ids: &[String]) -> Result<HashMap<String, String>> {
         let mut out = HashMap::new();
         for chunk in ids.chunks(CHUNK) {
             let mut sql = Sql::new(self.backend);
@@ -774,10 +651,7 @@ impl SqlStore {
             }
             sql.push(")");
             for row in query(sql).fetch_all(&self.read).await.map_err(db_err)? {
-                out.insert(
-                    row.try_get("id").map_err(db_err)?,
-                    row.try_get("display").map_err(db_err)?,
-                );
+                out.insert(row.try_get("id").map_err(db_err)?, row.try_get("display").map_err(db_err)?);
             }
         }
         Ok(out)

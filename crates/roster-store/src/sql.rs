@@ -55,11 +55,7 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub fn new(backend: Backend) -> Sql {
-        Sql {
-            text: String::new(),
-            args: Vec::new(),
-            backend,
-        }
+        Sql { text: String::new(), args: Vec::new(), backend }
     }
 
     pub fn push(&mut self, s: &str) -> &mut Self {
@@ -101,14 +97,16 @@ pub(crate) fn kind_from_code(code: i64) -> Option<ResourceKind> {
     }
 }
 
-/// Nanoseconds since the epoch: how timestamps are stored.
+/// Nanoseconds since the epoch: how timestamps are stored. Instants outside the i64 range
+/// (before 1677, after 2262: only ever filter literals) saturate on their own side, so
+/// comparisons with stored times stay right.
 pub(crate) fn nanos(t: time::OffsetDateTime) -> i64 {
-    i64::try_from(t.unix_timestamp_nanos()).unwrap_or(i64::MAX)
+    let n = t.unix_timestamp_nanos();
+    i64::try_from(n).unwrap_or(if n < 0 { i64::MIN } else { i64::MAX })
 }
 
 pub(crate) fn from_nanos(n: i64) -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(n))
-        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(n)).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 /// What a reference compiles against.
@@ -140,25 +138,20 @@ pub(crate) struct Compiler<'a> {
 impl Compiler<'_> {
     fn target(&self, a: &AttrRef) -> Target {
         if a.extension.is_none() {
-            let col = |expr: &str, keyed| {
-                Some(Target::Column {
-                    expr: expr.to_string(),
-                    keyed,
-                })
-            };
+            let col = |expr: &str, keyed| Some(Target::Column { expr: expr.to_string(), keyed });
             let found = match (self.kind, a.name.as_str(), a.sub.as_deref()) {
                 (_, "id", None) => col("r.id", Keyed::Text),
                 (_, "externalId", None) => col("r.external_id", Keyed::Text),
-                (ResourceKind::User, "userName", None)
-                | (ResourceKind::Group, "displayName", None) => col("r.unique_key", Keyed::Text),
+                (ResourceKind::User, "userName", None) | (ResourceKind::Group, "displayName", None) => {
+                    col("r.unique_key", Keyed::Text)
+                }
                 (ResourceKind::User, "active", None) => col("r.active", Keyed::Int),
                 (_, "meta", Some("created")) => col("r.created", Keyed::Int),
                 (_, "meta", Some("lastModified")) => col("r.last_modified", Keyed::Int),
                 (_, "meta", Some("version")) => col("r.version", Keyed::Version),
-                (_, "meta", Some("resourceType")) => col(
-                    &format!("(CASE r.kind WHEN 1 THEN 'User' ELSE 'Group' END)"),
-                    Keyed::Text,
-                ),
+                (_, "meta", Some("resourceType")) => {
+                    col("(CASE r.kind WHEN 1 THEN 'User' ELSE 'Group' END)", Keyed::Text)
+                }
                 (_, "meta", Some("location")) => Some(Target::Column {
                     expr: format!(
                         "({} || (CASE r.kind WHEN 1 THEN '/Users/' ELSE '/Groups/' END) || r.id)",
@@ -167,9 +160,7 @@ impl Compiler<'_> {
                     keyed: Keyed::Text,
                 }),
                 (ResourceKind::User, "groups", sub) | (ResourceKind::Group, "members", sub) => {
-                    Some(Target::Relation {
-                        sub: sub.map(str::to_string),
-                    })
+                    Some(Target::Relation { sub: sub.map(str::to_string) })
                 }
                 _ => None,
             };
@@ -190,11 +181,7 @@ impl Compiler<'_> {
                 sql.push("1=0");
             }
             ValidFilter::And(terms) | ValidFilter::Or(terms) => {
-                let join = if matches!(f, ValidFilter::And(_)) {
-                    " AND "
-                } else {
-                    " OR "
-                };
+                let join = if matches!(f, ValidFilter::And(_)) { " AND " } else { " OR " };
                 sql.push("(");
                 for (i, t) in terms.iter().enumerate() {
                     if i > 0 {
@@ -216,6 +203,11 @@ impl Compiler<'_> {
     }
 
     fn present(&self, sql: &mut Sql, a: &AttrRef) {
+        if is_meta(a) && a.sub.is_none() {
+            // Every resource has `meta`.
+            sql.push("1=1");
+            return;
+        }
         match self.target(a) {
             Target::Column { expr, .. } => {
                 sql.push(&format!("{expr} IS NOT NULL"));
@@ -259,22 +251,19 @@ impl Compiler<'_> {
         let prefix = a.path();
         schema
             .and_then(|s| s.attribute(&a.name))
-            .map(|def| {
-                def.sub_attributes
-                    .iter()
-                    .map(|s| format!("{prefix}.{}", s.name))
-                    .collect()
-            })
+            .map(|def| def.sub_attributes.iter().map(|s| format!("{prefix}.{}", s.name)).collect())
             .unwrap_or_else(|| vec![prefix])
     }
 
     fn relation_exists_open(&self) -> String {
         match self.kind {
             ResourceKind::Group => {
-                "EXISTS (SELECT 1 FROM memberships m JOIN resources u ON u.pk = m.member_pk WHERE m.group_pk = r.pk".into()
+                "EXISTS (SELECT 1 FROM memberships m JOIN resources u ON u.pk = m.member_pk WHERE m.group_pk = r.pk"
+                    .into()
             }
             ResourceKind::User => {
-                "EXISTS (SELECT 1 FROM memberships m JOIN resources u ON u.pk = m.group_pk WHERE m.member_pk = r.pk".into()
+                "EXISTS (SELECT 1 FROM memberships m JOIN resources u ON u.pk = m.group_pk WHERE m.member_pk = r.pk"
+                    .into()
             }
         }
     }
@@ -284,10 +273,7 @@ impl Compiler<'_> {
         match sub {
             Some("display") => ("u.display_key".into(), Keyed::Text),
             Some("type") if self.kind == ResourceKind::User => ("'direct'".into(), Keyed::Text),
-            Some("type") => (
-                "(CASE u.kind WHEN 1 THEN 'user' ELSE 'group' END)".into(),
-                Keyed::Text,
-            ),
+            Some("type") => ("(CASE u.kind WHEN 1 THEN 'user' ELSE 'group' END)".into(), Keyed::Text),
             Some("$ref") => (
                 format!(
                     "lower({} || (CASE u.kind WHEN 1 THEN '/Users/' ELSE '/Groups/' END) || u.id)",
@@ -301,7 +287,13 @@ impl Compiler<'_> {
 
     fn compare(&self, sql: &mut Sql, a: &AttrRef, op: CompareOp, lit: &Literal) {
         match self.target(a) {
-            Target::Column { expr, keyed } => self.compare_expr(sql, &expr, keyed, a, op, lit),
+            Target::Column { expr, keyed } => {
+                // Nullable columns (externalId, active) must compare to false, not NULL, or
+                // `not (...)` would drop the resources that lack the attribute.
+                sql.push(&format!("({expr} IS NOT NULL AND "));
+                self.compare_expr(sql, &expr, keyed, a, op, lit);
+                sql.push(")");
+            }
             Target::Relation { sub } => {
                 sql.push(&self.relation_exists_open());
                 sql.push(" AND ");
@@ -327,8 +319,9 @@ impl Compiler<'_> {
                 sql.bind(Arg::Float(if *b { 1.0 } else { 0.0 }));
             }
             Literal::Integer(i) => {
-                sql.push(&format!("{v}.num {} ", sql_op(op)));
-                sql.bind(Arg::Float(*i as f64));
+                // Integer attributes only: exact, on the integer key (see `index::encode`).
+                sql.push(&format!("{v}.str {} ", sql_op(op)));
+                sql.bind_text(crate::index::integer_key(*i));
             }
             Literal::Decimal(d) => {
                 sql.push(&format!("{v}.num {} ", sql_op(op)));
@@ -345,15 +338,7 @@ impl Compiler<'_> {
         }
     }
 
-    fn compare_expr(
-        &self,
-        sql: &mut Sql,
-        expr: &str,
-        keyed: Keyed,
-        a: &AttrRef,
-        op: CompareOp,
-        lit: &Literal,
-    ) {
+    fn compare_expr(&self, sql: &mut Sql, expr: &str, keyed: Keyed, a: &AttrRef, op: CompareOp, lit: &Literal) {
         match (keyed, lit) {
             (Keyed::Int, Literal::Bool(b)) => {
                 sql.push(&format!("{expr} {} ", sql_op(op)));
@@ -384,6 +369,11 @@ impl Compiler<'_> {
     }
 
     fn value_path(&self, sql: &mut Sql, a: &AttrRef, inner: &ValidFilter) {
+        if is_meta(a) {
+            // `meta` is one object of columns: its value filter is the filter on them.
+            self.filter(sql, inner);
+            return;
+        }
         match self.target(a) {
             Target::Relation { .. } => {
                 sql.push(&self.relation_exists_open());
@@ -393,11 +383,7 @@ impl Compiler<'_> {
             }
             Target::Values { .. } | Target::Column { .. } => {
                 sql.push("EXISTS (SELECT 1 FROM resource_values e WHERE e.resource_pk = r.pk AND ");
-                let element = AttrRef {
-                    sub: None,
-                    ty: AttrType::Complex,
-                    ..a.clone()
-                };
+                let element = AttrRef { sub: None, ty: AttrType::Complex, ..a.clone() };
                 self.path_condition(sql, "e", &element, "");
                 sql.push(" AND ");
                 self.element_filter(sql, inner, &ElementCtx::Values);
@@ -414,11 +400,7 @@ impl Compiler<'_> {
                 sql.push(if *b { "1=1" } else { "1=0" });
             }
             ValidFilter::And(terms) | ValidFilter::Or(terms) => {
-                let join = if matches!(f, ValidFilter::And(_)) {
-                    " AND "
-                } else {
-                    " OR "
-                };
+                let join = if matches!(f, ValidFilter::And(_)) { " AND " } else { " OR " };
                 sql.push("(");
                 for (i, t) in terms.iter().enumerate() {
                     if i > 0 {
@@ -469,10 +451,11 @@ impl Compiler<'_> {
     pub fn sort_key(&self, sql: &mut Sql, a: &AttrRef) {
         match self.target(a) {
             Target::Column { expr, .. } => {
-                sql.push(&expr);
+                sql.push(&byte_order(sql.backend, &expr));
             }
             Target::Relation { sub } => {
                 let (expr, _) = self.relation_expr(sub.as_deref());
+                let expr = byte_order(sql.backend, &expr);
                 let (join_on, related) = match self.kind {
                     ResourceKind::Group => ("u.pk = m.member_pk", "m.group_pk = r.pk"),
                     ResourceKind::User => ("u.pk = m.group_pk", "m.member_pk = r.pk"),
@@ -482,23 +465,18 @@ impl Compiler<'_> {
                 ));
             }
             Target::Values { path } => {
-                let column = if matches!(
-                    a.ty,
-                    AttrType::Boolean | AttrType::Integer | AttrType::Decimal
-                ) {
+                let column = if matches!(a.ty, AttrType::Boolean | AttrType::Integer | AttrType::Decimal) {
                     "num"
                 } else {
                     "str"
                 };
-                sql.push(&format!("(SELECT s.{column} FROM resource_values s WHERE s.resource_pk = r.pk AND s.path = "));
+                sql.push(&format!(
+                    "(SELECT s.{column} FROM resource_values s WHERE s.resource_pk = r.pk AND s.path = "
+                ));
                 sql.bind_text(path);
                 if a.multi_valued {
                     // The chosen element: the first primary one, else the first one.
-                    let attr_path = AttrRef {
-                        sub: None,
-                        ..a.clone()
-                    }
-                    .path();
+                    let attr_path = AttrRef { sub: None, ..a.clone() }.path();
                     sql.push(" AND s.elem = COALESCE((SELECT p.elem FROM resource_values p WHERE p.resource_pk = r.pk AND p.path = ");
                     sql.bind_text(format!("{attr_path}.primary"));
                     sql.push(" AND p.num = 1 ORDER BY p.elem LIMIT 1), 0)");
@@ -507,6 +485,11 @@ impl Compiler<'_> {
             }
         }
     }
+}
+
+/// Whether `a` is the common `meta` attribute (or one of its sub-attributes).
+fn is_meta(a: &AttrRef) -> bool {
+    a.extension.is_none() && a.name == "meta"
 }
 
 enum ElementCtx {
@@ -530,6 +513,7 @@ fn sql_op(op: CompareOp) -> &'static str {
 /// A text comparison of `expr` with an already keyed literal.
 fn text_compare(sql: &mut Sql, expr: &str, op: CompareOp, key: String) {
     let backend = sql.backend;
+    let expr = &byte_order(backend, expr);
     if op.is_substring() && key.is_empty() {
         sql.push(&format!("{expr} IS NOT NULL"));
         return;
@@ -557,9 +541,7 @@ fn text_compare(sql: &mut Sql, expr: &str, op: CompareOp, key: String) {
         }
         (CompareOp::Ew, Backend::Sqlite) => {
             let n = key.chars().count() as i64;
-            sql.push(&format!(
-                "(length({expr}) >= {n} AND substr({expr}, -{n}) = "
-            ));
+            sql.push(&format!("(length({expr}) >= {n} AND substr({expr}, -{n}) = "));
             sql.bind_text(key);
             sql.push(")");
         }
@@ -575,6 +557,14 @@ fn text_compare(sql: &mut Sql, expr: &str, op: CompareOp, key: String) {
     }
 }
 
+/// Text in byte order. PostgreSQL compares text by the database's default collation unless
+/// told otherwise; the columns are declared "C" (byte order, as in SQLite and Rust), but
+/// computed text (`meta.resourceType`, `members.type`, the ETag) is not.
+fn byte_order(backend: Backend, expr: &str) -> String {
+    let column = expr.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_'));
+    if backend == Backend::Postgres && !column { format!("({expr} COLLATE \"C\")") } else { expr.to_string() }
+}
+
 /// A SQL string literal (only for server-controlled text such as the base URL).
 fn sql_string(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
@@ -585,6 +575,7 @@ fn sql_string(s: &str) -> String {
 pub(crate) fn order_by(
     sql: &mut Sql,
     compiler: &Compiler<'_>,
+    kinds: &[ResourceKind],
     sort: Option<&(AttrRef, SortOrder)>,
 ) {
     match sort {
@@ -594,21 +585,35 @@ pub(crate) fn order_by(
         Some((a, order)) => {
             // Compile the key with the statement's arguments so its placeholders continue
             // the numbering; a placeholder used twice binds the same value on both drivers.
-            let mut key = Sql {
-                text: String::new(),
-                args: std::mem::take(&mut sql.args),
-                backend: sql.backend,
-            };
-            compiler.sort_key(&mut key, a);
+            let mut key = Sql { text: String::new(), args: std::mem::take(&mut sql.args), backend: sql.backend };
+            if kinds.len() > 1 {
+                // A root query: each resource type sorts by its own definition of the
+                // attribute, and as missing when it has none (groups have no userName).
+                key.push("CASE r.kind");
+                for &kind in kinds {
+                    key.push(&format!(" WHEN {} THEN ", kind_code(kind)));
+                    match compiler.registry.check_sort(kind, &a.path()) {
+                        Ok(attr) => {
+                            key.push("(");
+                            Compiler { registry: compiler.registry, kind, base_url: compiler.base_url }
+                                .sort_key(&mut key, &attr);
+                            key.push(")");
+                        }
+                        Err(_) => {
+                            key.push("NULL");
+                        }
+                    }
+                }
+                key.push(" END");
+            } else {
+                compiler.sort_key(&mut key, a);
+            }
             sql.args = key.args;
             let dir = match order {
                 SortOrder::Ascending => "ASC",
                 SortOrder::Descending => "DESC",
             };
-            sql.push(&format!(
-                " ORDER BY ({k}) IS NULL {dir}, {k} {dir}, r.pk",
-                k = key.text
-            ));
+            sql.push(&format!(" ORDER BY ({k}) IS NULL {dir}, {k} {dir}, r.pk", k = key.text));
         }
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use serde_json::Value;
 use tokio::sync::oneshot;
 
+use roster_core::audit::Actor;
 use roster_core::tenants::{DEFAULT_TENANT, Expiry};
 use roster_core::{Core, Idp, ManualClock, RandomIds, TenantSettings};
 use roster_http::{AppState, HttpConfig};
@@ -26,9 +27,7 @@ pub enum Backend {
 
 /// The PostgreSQL URL for tests, if configured.
 pub fn postgres_url() -> Option<String> {
-    std::env::var("ROSTER_TEST_POSTGRES_URL")
-        .ok()
-        .filter(|s| !s.is_empty())
+    std::env::var("ROSTER_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
 }
 
 /// The backends to run on: SQLite always, PostgreSQL when `ROSTER_TEST_POSTGRES_URL` is set.
@@ -52,6 +51,18 @@ where
     }
 }
 
+/// Like [`each_backend`], with the `default` tenant configured with `settings`.
+pub async fn each_backend_with<F, Fut>(settings: TenantSettings, test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in backends() {
+        let app = TestApp::spawn_with(backend, settings.clone()).await;
+        test(app).await;
+    }
+}
+
 /// A fresh database: a temporary SQLite file or a new PostgreSQL schema.
 #[derive(Debug)]
 pub struct TestDb {
@@ -66,31 +77,18 @@ impl TestDb {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temp dir");
                 let url = format!("sqlite://{}", dir.path().join("roster.db").display());
-                TestDb {
-                    url,
-                    options: StoreOptions::default(),
-                    _dir: Some(dir),
-                }
+                TestDb { url, options: StoreOptions::default(), _dir: Some(dir) }
             }
             Backend::Postgres => {
                 let url = postgres_url().expect("ROSTER_TEST_POSTGRES_URL");
                 let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                TestDb {
-                    url,
-                    options: StoreOptions {
-                        pg_schema: Some(schema),
-                        ..Default::default()
-                    },
-                    _dir: None,
-                }
+                TestDb { url, options: StoreOptions { pg_schema: Some(schema), ..Default::default() }, _dir: None }
             }
         }
     }
 
     pub async fn connect(&self) -> SqlStore {
-        SqlStore::connect(&self.url, &self.options)
-            .await
-            .expect("connect test database")
+        SqlStore::connect(&self.url, &self.options).await.expect("connect test database")
     }
 }
 
@@ -129,24 +127,12 @@ impl TestApp {
             Arc::new(RandomIds),
             ServiceProviderConfig::default(),
         ));
-        core.ensure_tenant(DEFAULT_TENANT)
-            .await
-            .expect("default tenant");
-        core.update_tenant_settings(DEFAULT_TENANT, settings)
-            .await
-            .expect("tenant settings");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        core.ensure_tenant(DEFAULT_TENANT).await.expect("default tenant");
+        core.update_tenant_settings(DEFAULT_TENANT, settings).await.expect("tenant settings");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let public_url = format!("http://{addr}");
-        let state = AppState {
-            core: core.clone(),
-            config: Arc::new(HttpConfig {
-                public_url: public_url.clone(),
-                ..Default::default()
-            }),
-        };
+        let state = AppState::new(core.clone(), HttpConfig { public_url: public_url.clone(), ..Default::default() });
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             roster_http::serve(listener, state, async {
@@ -156,13 +142,7 @@ impl TestApp {
             .expect("serve");
         });
         let issued = core
-            .issue_token(
-                DEFAULT_TENANT,
-                Idp::Okta,
-                "test",
-                Expiry::DEFAULT,
-                &public_url,
-            )
+            .issue_token(&Actor::system(), DEFAULT_TENANT, Idp::Okta, "test", Expiry::DEFAULT, &public_url)
             .await
             .expect("token");
         let scim = ScimClient::new(&issued.target_url, Some(&issued.token));
@@ -191,7 +171,7 @@ impl TestApp {
         self.core.ensure_tenant(slug).await.expect("tenant");
         let issued = self
             .core
-            .issue_token(slug, Idp::Entra, "test", Expiry::DEFAULT, &self.public_url)
+            .issue_token(&Actor::system(), slug, Idp::Entra, "test", Expiry::DEFAULT, &self.public_url)
             .await
             .expect("token");
         ScimClient::new(&issued.target_url, Some(&issued.token))
@@ -238,11 +218,7 @@ impl Resp {
     /// Asserts the status, showing the body when it differs.
     #[track_caller]
     pub fn expect(&self, status: u16) -> &Resp {
-        assert_eq!(
-            self.status, status,
-            "unexpected status; body: {}",
-            self.text
-        );
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
         self
     }
 
@@ -250,29 +226,10 @@ impl Resp {
     #[track_caller]
     pub fn expect_error(&self, status: u16, scim_type: Option<&str>) -> &Resp {
         self.expect(status);
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/scim+json"),
-            "{}",
-            self.text
-        );
-        assert_eq!(
-            self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error",
-            "{}",
-            self.text
-        );
-        assert_eq!(
-            self.body["status"],
-            Value::String(status.to_string()),
-            "{}",
-            self.text
-        );
-        assert_eq!(
-            self.body.get("scimType").and_then(Value::as_str),
-            scim_type,
-            "{}",
-            self.text
-        );
+        assert_eq!(self.header("content-type"), Some("application/scim+json"), "{}", self.text);
+        assert_eq!(self.body["schemas"][0], "urn:ietf:params:scim:api:messages:2.0:Error", "{}", self.text);
+        assert_eq!(self.body["status"], Value::String(status.to_string()), "{}", self.text);
+        assert_eq!(self.body.get("scimType").and_then(Value::as_str), scim_type, "{}", self.text);
         self
     }
 
@@ -300,19 +257,12 @@ impl ScimClient {
 
     /// The same client with another token (or none).
     pub fn with_token(&self, token: Option<&str>) -> ScimClient {
-        ScimClient {
-            token: token.map(str::to_string),
-            ..self.clone()
-        }
+        ScimClient { token: token.map(str::to_string), ..self.clone() }
     }
 
     /// A request builder for `method` on `path` (relative to the base), authenticated.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let url = if path.starts_with("http") {
-            path.to_string()
-        } else {
-            format!("{}{path}", self.base)
-        };
+        let url = if path.starts_with("http") { path.to_string() } else { format!("{}{path}", self.base) };
         let mut rb = self.http.request(method, url);
         if let Some(t) = &self.token {
             rb = rb.header("Authorization", format!("Bearer {t}"));
@@ -326,12 +276,7 @@ impl ScimClient {
         let headers = response.headers().clone();
         let text = response.text().await.expect("body");
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Resp {
-            status,
-            headers,
-            text,
-            body,
-        }
+        Resp { status, headers, text, body }
     }
 
     pub async fn get(&self, path: &str) -> Resp {
@@ -343,12 +288,8 @@ impl ScimClient {
     }
 
     async fn with_body(&self, method: reqwest::Method, path: &str, body: &Value) -> Resp {
-        Self::send(
-            self.request(method, path)
-                .header("Content-Type", "application/scim+json")
-                .body(body.to_string()),
-        )
-        .await
+        Self::send(self.request(method, path).header("Content-Type", "application/scim+json").body(body.to_string()))
+            .await
     }
 
     pub async fn post(&self, path: &str, body: &Value) -> Resp {
@@ -365,13 +306,15 @@ impl ScimClient {
 
     /// PATCH with a PatchOp built from `operations`.
     pub async fn patch_ops(&self, path: &str, operations: Value) -> Resp {
-        let body = serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations});
+        let body =
+            serde_json::json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": operations});
         self.patch(path, &body).await
     }
 
     /// Creates a user with just a userName (plus `extra` attributes) and returns its id.
     pub async fn create_user(&self, user_name: &str, extra: Value) -> String {
-        let mut body = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name});
+        let mut body =
+            serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:User"], "userName": user_name});
         if let (Some(b), Value::Object(extra)) = (body.as_object_mut(), extra) {
             b.extend(extra);
         }
@@ -382,10 +325,7 @@ impl ScimClient {
 
     /// Creates a group with these member ids and returns its id.
     pub async fn create_group(&self, display_name: &str, members: &[&str]) -> String {
-        let members: Vec<Value> = members
-            .iter()
-            .map(|m| serde_json::json!({"value": m}))
-            .collect();
+        let members: Vec<Value> = members.iter().map(|m| serde_json::json!({"value": m})).collect();
         let body = serde_json::json!({"schemas": ["urn:ietf:params:scim:schemas:core:2.0:Group"], "displayName": display_name, "members": members});
         let r = self.post("/Groups", &body).await;
         r.expect(201);

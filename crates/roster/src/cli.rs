@@ -5,17 +5,13 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 use serde_json::json;
 
-use roster_core::Idp;
-use roster_core::tenants::{DEFAULT_TENANT, Expiry, target_url};
+use roster_core::audit::Actor;
+use roster_core::tenants::{DEFAULT_TENANT, target_url};
 
 use crate::config::{Config, Overrides};
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "roster",
-    version,
-    about = "Roster: a SCIM 2.0 provisioning server"
-)]
+#[command(name = "roster", version, about = "Roster: a SCIM 2.0 provisioning server")]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,
@@ -46,8 +42,97 @@ pub enum Command {
     /// Manage SCIM tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Show the audit trail (newest first)
+    Audit(AuditArgs),
+    /// Show the provisioning log of SCIM requests (newest first)
+    Log(LogArgs),
+    /// Manage administrator accounts and admin API keys
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Apply database migrations and exit
     Migrate,
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only this tenant's events (default: every tenant and installation-wide events)
+    #[arg(long)]
+    pub tenant: Option<String>,
+    /// An event code (scim_token.created) or name ("SCIM Token Created")
+    #[arg(long)]
+    pub event: Option<String>,
+    /// Only events at or after this RFC 3339 time
+    #[arg(long)]
+    pub since: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    #[arg(long, default_value = DEFAULT_TENANT)]
+    pub tenant: String,
+    /// Only requests made with this token id
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Only 2xx, 4xx or 5xx
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: u32,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an administrator (prints a generated password unless --password-stdin)
+    Create {
+        username: String,
+        /// Read the password from the first line of standard input
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set an administrator's password (prints a generated one unless --password-stdin)
+    SetPassword {
+        username: String,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List administrators
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Manage admin API keys
+    #[command(subcommand)]
+    ApiKey(ApiKeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiKeyCommand {
+    /// Create an admin API key; prints the key once
+    Create {
+        #[arg(long, default_value = "")]
+        name: String,
+        /// Limit the key to one tenant (default: every tenant)
+        #[arg(long)]
+        tenant: Option<String>,
+        /// admin (full) or read (read-only, including the tenant's SCIM reads)
+        #[arg(long, default_value = "admin")]
+        scope: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List admin API keys
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an admin API key
+    Delete { id: String },
 }
 
 #[derive(Debug, Args)]
@@ -82,6 +167,48 @@ pub enum TenantCommand {
 pub enum TokenCommand {
     /// Issue a SCIM token; prints the secret (once) and the target SCIM URL
     Create(TokenCreate),
+    /// List a tenant's tokens (never their secrets)
+    List(TokenTarget),
+    /// Set a token active
+    Enable(TokenId),
+    /// Set a token inactive: SCIM requests with it are refused until it is enabled again
+    Disable(TokenId),
+    /// Give a token a new secret and expiry (the old secret stops working at once)
+    Renew(TokenRenew),
+    /// Remove a token (its slot is free)
+    Remove(TokenId),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenTarget {
+    #[arg(long, default_value = DEFAULT_TENANT)]
+    pub tenant: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenId {
+    /// The token id (from `roster token list`)
+    pub id: String,
+    #[arg(long, default_value = DEFAULT_TENANT)]
+    pub tenant: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRenew {
+    pub id: String,
+    #[arg(long, default_value = DEFAULT_TENANT)]
+    pub tenant: String,
+    /// The new lifetime: e.g. 365d, 12h, 2w, or never
+    #[arg(long, default_value = "365d")]
+    pub expires_in: String,
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -118,6 +245,7 @@ impl Cli {
                 o.log_format = s.log_format.clone();
             }
             Command::Token(TokenCommand::Create(t)) => o.public_url = t.public_url.clone(),
+            Command::Token(TokenCommand::Renew(t)) => o.public_url = t.public_url.clone(),
             _ => {}
         }
         o
@@ -143,7 +271,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (core, _) = crate::open(&config).await?;
             match cmd {
                 TenantCommand::Create { slug, json } => {
-                    let t = core.create_tenant(&slug).await?;
+                    let t = core.create_tenant_as(&Actor::cli(), &slug).await?;
                     let url = target_url(&config.public_url(), &t.slug);
                     if json {
                         println!("{}", json!({"slug": t.slug, "target_url": url}));
@@ -168,35 +296,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Token(TokenCommand::Create(args)) => {
+        Command::Token(cmd) => {
             let (core, _) = crate::open(&config).await?;
-            let idp = Idp::parse(&args.idp).ok_or_else(|| {
-                anyhow::anyhow!("unknown IdP {:?}: use entra, okta, onelogin, pingone, jumpcloud, google or other", args.idp)
-            })?;
-            let expiry = Expiry::parse(&args.expires_in)?;
-            core.ensure_tenant(DEFAULT_TENANT).await?;
-            let issued = core
-                .issue_token(&args.tenant, idp, &args.name, expiry, &config.public_url())
-                .await?;
-            if args.json {
-                println!("{}", serde_json::to_string(&issued)?);
-            } else {
-                println!(
-                    "SCIM token for {} (shown once; store it in the identity provider now):\n",
-                    idp.display_name()
-                );
-                println!("  Token:            {}", issued.token);
-                println!("  Target SCIM URL:  {}", issued.target_url);
-                println!("  Token id:         {}", issued.id);
-                match issued.expires_at {
-                    Some(t) => println!(
-                        "  Expires:          {}",
-                        roster_scim::text::format_datetime(t)
-                    ),
-                    None => println!("  Expires:          never"),
-                }
-            }
-            Ok(())
+            crate::commands::token(&core, &config, cmd).await
+        }
+        Command::Audit(args) => {
+            let (core, _) = crate::open(&config).await?;
+            crate::commands::audit(&core, args).await
+        }
+        Command::Log(args) => {
+            let (core, _) = crate::open(&config).await?;
+            crate::commands::provisioning_log(&core, args).await
+        }
+        Command::Admin(cmd) => {
+            let (core, _) = crate::open(&config).await?;
+            crate::commands::admin(&core, cmd).await
         }
     }
 }
@@ -205,19 +319,45 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
     crate::init_telemetry(&config.log_format);
     let (core, store) = crate::open(config).await?;
     core.ensure_tenant(DEFAULT_TENANT).await?;
+    // First start: an administrator to sign in with.
+    let admin_password = std::env::var("ROSTER_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
+    if let Some(generated) = core.ensure_first_admin(admin_password.as_deref()).await? {
+        tracing::warn!(
+            username = "admin",
+            password = %generated,
+            "created the first administrator with a generated password (shown this once); change it with `roster admin set-password admin`"
+        );
+    }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-    let state = crate::app_state(core, config);
+    let state = crate::app_state(core.clone(), config);
+    let pruning = tokio::spawn(prune_provisioning_log(core.clone(), config.provisioning_log_retention_days));
     tracing::info!(
         listen = %listener.local_addr()?,
         scim_base = %target_url(&config.public_url(), DEFAULT_TENANT),
+        admin_api = %format!("{}/admin/api", config.public_url()),
         database = %redact(&config.database_url()),
         "Roster is serving SCIM 2.0"
     );
     roster_http::serve(listener, state, crate::shutdown_signal()).await?;
+    pruning.abort();
+    core.log.flush().await;
     store.close().await;
     Ok(())
+}
+
+/// Deletes provisioning-log rows past their retention, hourly.
+async fn prune_provisioning_log(core: std::sync::Arc<roster_core::Core>, retention_days: u32) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match core.prune_provisioning_log(time::Duration::days(i64::from(retention_days.max(1)))).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(rows = n, "pruned the provisioning log"),
+            Err(e) => tracing::warn!(error = %e, "could not prune the provisioning log"),
+        }
+    }
 }
 
 /// A database URL without its password, for logs.
@@ -238,13 +378,7 @@ pub fn redact(url: &str) -> String {
 mod tests {
     #[test]
     fn redacts_passwords_in_database_urls() {
-        assert_eq!(
-            super::redact("postgres://u:secret@h/db"),
-            "postgres://u:***@h/db"
-        );
-        assert_eq!(
-            super::redact("sqlite://./roster-data/roster.db"),
-            "sqlite://./roster-data/roster.db"
-        );
+        assert_eq!(super::redact("postgres://u:secret@h/db"), "postgres://u:***@h/db");
+        assert_eq!(super::redact("sqlite://./roster-data/roster.db"), "sqlite://./roster-data/roster.db");
     }
 }

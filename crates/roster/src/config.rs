@@ -26,6 +26,8 @@ pub struct Config {
     pub max_connections: u32,
     /// `pretty` or `json`.
     pub log_format: String,
+    /// Days the provisioning log keeps a request.
+    pub provisioning_log_retention_days: u32,
 }
 
 impl Default for Config {
@@ -38,6 +40,7 @@ impl Default for Config {
             max_body_bytes: 1024 * 1024,
             max_connections: 8,
             log_format: "pretty".into(),
+            provisioning_log_retention_days: 30,
         }
     }
 }
@@ -76,6 +79,7 @@ impl Config {
                 "max_body_bytes",
                 "max_connections",
                 "log_format",
+                "provisioning_log_retention_days",
             ]))
             .merge(Serialized::defaults(overrides))
             .extract()?;
@@ -92,11 +96,7 @@ impl Config {
 
     /// The public base URL, without a trailing slash.
     pub fn public_url(&self) -> String {
-        self.public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{}", self.listen))
-            .trim_end_matches('/')
-            .to_string()
+        self.public_url.clone().unwrap_or_else(|| format!("http://{}", self.listen)).trim_end_matches('/').to_string()
     }
 }
 
@@ -116,18 +116,11 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("roster-config-test-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("roster.toml");
-        std::fs::write(
-            &file,
-            "listen = \"0.0.0.0:9000\"\npublic_url = \"https://scim.example.com/\"\n",
-        )
-        .unwrap();
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\npublic_url = \"https://scim.example.com/\"\n").unwrap();
         let c = Config::load(Some(&file), &Overrides::default()).unwrap();
         assert_eq!(c.listen.port(), 9000);
         assert_eq!(c.public_url(), "https://scim.example.com");
-        let o = Overrides {
-            listen: Some("127.0.0.1:7000".parse().unwrap()),
-            ..Default::default()
-        };
+        let o = Overrides { listen: Some("127.0.0.1:7000".parse().unwrap()), ..Default::default() };
         assert_eq!(Config::load(Some(&file), &o).unwrap().listen.port(), 7000);
         assert!(Config::load(Some(&dir.join("missing.toml")), &Overrides::default()).is_err());
     }

@@ -2,6 +2,7 @@
 //! command-line interface, and telemetry. No logic the server needs lives here.
 
 pub mod cli;
+pub mod commands;
 pub mod config;
 
 use std::sync::Arc;
@@ -19,15 +20,10 @@ pub async fn open(config: &Config) -> anyhow::Result<(Arc<Core>, SqlStore)> {
     if config.database_url.is_none() {
         std::fs::create_dir_all(&config.data_dir)?;
     }
-    let store = SqlStore::connect(
-        &url,
-        &StoreOptions {
-            max_connections: config.max_connections,
-            ..Default::default()
-        },
-    )
-    .await
-    .map_err(|e| anyhow::anyhow!("cannot open the database {url}: {e}"))?;
+    let store =
+        SqlStore::connect(&url, &StoreOptions { max_connections: config.max_connections, ..Default::default() })
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database {url}: {e}"))?;
     let core = Core::new(
         Arc::new(store.clone()),
         Arc::new(SystemClock),
@@ -39,14 +35,10 @@ pub async fn open(config: &Config) -> anyhow::Result<(Arc<Core>, SqlStore)> {
 
 /// The HTTP state for a configuration.
 pub fn app_state(core: Arc<Core>, config: &Config) -> AppState {
-    AppState {
+    AppState::new(
         core,
-        config: Arc::new(HttpConfig {
-            public_url: config.public_url(),
-            max_body_bytes: config.max_body_bytes,
-            ..HttpConfig::default()
-        }),
-    }
+        HttpConfig { public_url: config.public_url(), max_body_bytes: config.max_body_bytes, ..HttpConfig::default() },
+    )
 }
 
 /// Resolves when the process is asked to stop (SIGINT or SIGTERM).
@@ -76,9 +68,8 @@ pub async fn shutdown_signal() {
 pub fn init_telemetry(format: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("ROSTER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(ansi);
     if format == "json" {
         let _ = builder.json().try_init();
     } else {

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Extension, Path, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{any, get, post};
@@ -10,14 +10,16 @@ use http::header::{AUTHORIZATION, CONTENT_TYPE, IF_MATCH, IF_NONE_MATCH};
 use http::{HeaderMap, StatusCode, Uri};
 use serde_json::Value;
 
-use roster_core::model::GroupPatchResponse;
-use roster_core::{Fetched, ProjectionArgs, ResourceOut, ScimCtx};
+use roster_core::{Core, Fetched, ProjectionArgs, ResourceOut, ScimCtx};
 use roster_scim::ResourceKind;
 use roster_scim::ScimError;
 use roster_scim::messages::{ListQuery, ListResponse, decode_query};
 
 use crate::AppState;
 use crate::response::{SCIM_JSON, Scim, ScimFailure, error_response};
+
+pub mod log;
+use log::LogSlot;
 
 type ScimResult = Result<Scim, ScimFailure>;
 
@@ -35,12 +37,14 @@ pub fn routes() -> Router<AppState> {
         .route("/Me/{*rest}", any(me))
         .route("/{resource}", get(list).post(create))
         .route("/{resource}/.search", post(search))
-        .route(
-            "/{resource}/{id}",
-            get(fetch).put(replace).patch(patch).delete(delete),
-        )
+        .route("/{resource}/{id}", get(fetch).put(replace).patch(patch).delete(delete))
         .fallback(unknown_endpoint)
         .layer(middleware::from_fn(scim_errors))
+}
+
+/// The SCIM routes with their request log (it needs the state, so it wraps the router).
+pub fn logged_routes(state: AppState) -> Router<AppState> {
+    routes().layer(middleware::from_fn_with_state(state, log::log_requests))
 }
 
 /// Any error response that is not already a SCIM body (405 from routing, extractor
@@ -48,24 +52,16 @@ pub fn routes() -> Router<AppState> {
 async fn scim_errors(req: Request, next: Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
-    let is_scim = response
-        .headers()
-        .get(CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(SCIM_JSON));
+    let is_scim =
+        response.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with(SCIM_JSON));
     if !status.is_client_error() && !status.is_server_error() || is_scim {
         return response;
     }
     let detail = match status {
-        StatusCode::METHOD_NOT_ALLOWED => {
-            "this endpoint does not support the request method".to_string()
-        }
+        StatusCode::METHOD_NOT_ALLOWED => "this endpoint does not support the request method".to_string(),
         StatusCode::NOT_FOUND => "no such SCIM endpoint".to_string(),
         StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".to_string(),
-        other => format!(
-            "the request could not be processed ({})",
-            other.canonical_reason().unwrap_or("error")
-        ),
+        other => format!("the request could not be processed ({})", other.canonical_reason().unwrap_or("error")),
     };
     let mut scim = error_response(&ScimError::with_status(status.as_u16(), detail));
     for name in [http::header::ALLOW, http::header::RETRY_AFTER] {
@@ -77,10 +73,7 @@ async fn scim_errors(req: Request, next: Next) -> Response {
 }
 
 async fn unknown_endpoint(uri: Uri) -> Response {
-    error_response(&ScimError::not_found(format!(
-        "{} is not a SCIM endpoint",
-        uri.path()
-    )))
+    error_response(&ScimError::not_found(format!("{} is not a SCIM endpoint", uri.path())))
 }
 
 async fn me() -> Response {
@@ -93,20 +86,35 @@ async fn authenticate(
     app: &AppState,
     tenant: &str,
     headers: &HeaderMap,
+    slot: &LogSlot,
 ) -> Result<ScimCtx, ScimFailure> {
     let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    Ok(app
-        .core
-        .authenticate(tenant, authorization, app.base_url(tenant))
-        .await?)
+    match app.core.authenticate(tenant, authorization, app.base_url(tenant)).await {
+        Ok(mut ctx) => {
+            slot.authenticated(&ctx);
+            ctx.request = Some(slot.info.clone());
+            Ok(ctx)
+        }
+        Err(e) => {
+            // A refused request is still logged under its tenant, when the tenant exists.
+            if let Ok(Some(t)) = app.core.store.tenant_by_slug(tenant).await {
+                let token_id = authorization
+                    .and_then(|h| h.trim().split_once(' '))
+                    .and_then(|(_, t)| roster_core::tokens::parse(t.trim()))
+                    .map(|(id, _)| id.to_string());
+                slot.update(|d| {
+                    d.tenant = Some(t.id);
+                    d.token_id = token_id;
+                });
+            }
+            Err(e.into())
+        }
+    }
 }
 
 fn resource_kind(segment: &str) -> Result<ResourceKind, ScimFailure> {
-    ResourceKind::from_endpoint(segment).ok_or_else(|| {
-        ScimFailure::from(ScimError::not_found(format!(
-            "/{segment} is not a SCIM endpoint"
-        )))
-    })
+    ResourceKind::from_endpoint(segment)
+        .ok_or_else(|| ScimFailure::from(ScimError::not_found(format!("/{segment} is not a SCIM endpoint"))))
 }
 
 fn list_query(uri: &Uri) -> Result<ListQuery, ScimFailure> {
@@ -116,13 +124,10 @@ fn list_query(uri: &Uri) -> Result<ListQuery, ScimFailure> {
 
 fn projection_args(uri: &Uri) -> Result<ProjectionArgs, ScimFailure> {
     let q = list_query(uri)?;
-    Ok(ProjectionArgs {
-        attributes: q.attributes,
-        excluded: q.excluded_attributes,
-    })
+    Ok(ProjectionArgs { attributes: q.attributes, excluded: q.excluded_attributes })
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, name: http::header::HeaderName) -> Option<&'h str> {
+fn header_str(headers: &HeaderMap, name: http::header::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
@@ -130,9 +135,7 @@ fn header_str<'h>(headers: &'h HeaderMap, name: http::header::HeaderName) -> Opt
 /// body is JSON (F-3: `application/scim+json`, `application/json`, charsets, none).
 async fn json_body(body: Body, limit: usize) -> Result<Value, ScimFailure> {
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ScimFailure::from(ScimError::payload_too_large(format!(
-            "the request body exceeds {limit} bytes"
-        )))
+        ScimFailure::from(ScimError::payload_too_large(format!("the request body exceeds {limit} bytes")))
     })?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax("the request needs a JSON body").into());
@@ -151,193 +154,216 @@ fn resource_response(out: ResourceOut, status: u16) -> Scim {
     }
 }
 
+fn kind_plural(kind: Option<ResourceKind>) -> &'static str {
+    match kind {
+        Some(ResourceKind::User) => "users",
+        Some(ResourceKind::Group) => "groups",
+        None => "users and groups",
+    }
+}
+
+fn list_summary(kind: Option<ResourceKind>, query: &ListQuery, response: &ListResponse) -> String {
+    format!(
+        "list {}{}: {} of {} results",
+        kind_plural(kind),
+        if query.filter.is_some() { " (filtered)" } else { "" },
+        response.resources.len(),
+        response.total_results
+    )
+}
+
+type Slot = Extension<LogSlot>;
+
 async fn list(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path((tenant, resource)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let kind = resource_kind(&resource)?;
     let query = list_query(&uri)?;
     let response = app.core.list(&ctx, Some(kind), &query).await?;
+    slot.resource(kind, None, list_summary(Some(kind), &query, &response));
     Ok(Scim::ok(response.to_json()))
 }
 
 async fn search(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path((tenant, resource)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let kind = resource_kind(&resource)?;
     let body = json_body(body, app.config.max_body_bytes).await?;
     let query = ListQuery::from_search_request(&body)?;
-    Ok(Scim::ok(
-        app.core.list(&ctx, Some(kind), &query).await?.to_json(),
-    ))
+    let response = app.core.list(&ctx, Some(kind), &query).await?;
+    slot.resource(kind, None, list_summary(Some(kind), &query, &response));
+    Ok(Scim::ok(response.to_json()))
 }
 
 async fn root_query(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let query = list_query(&uri)?;
-    Ok(Scim::ok(app.core.list(&ctx, None, &query).await?.to_json()))
+    let response = app.core.list(&ctx, None, &query).await?;
+    slot.summary(list_summary(None, &query, &response));
+    Ok(Scim::ok(response.to_json()))
 }
 
 async fn root_search(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let body = json_body(body, app.config.max_body_bytes).await?;
     let query = ListQuery::from_search_request(&body)?;
-    Ok(Scim::ok(app.core.list(&ctx, None, &query).await?.to_json()))
+    let response = app.core.list(&ctx, None, &query).await?;
+    slot.summary(list_summary(None, &query, &response));
+    Ok(Scim::ok(response.to_json()))
 }
 
 async fn create(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path((tenant, resource)): Path<(String, String)>,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let kind = resource_kind(&resource)?;
+    slot.update(|d| d.kind = Some(kind));
     let args = projection_args(&uri)?;
     let body = json_body(body, app.config.max_body_bytes).await?;
     let out = app.core.create(&ctx, kind, &body, &args).await?;
+    slot.journaled();
     Ok(resource_response(out, 201))
 }
 
 async fn fetch(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path((tenant, resource, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     uri: Uri,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let kind = resource_kind(&resource)?;
+    slot.update(|d| {
+        d.kind = Some(kind);
+        d.resource_id = Some(id.clone());
+    });
     let args = projection_args(&uri)?;
-    match app
-        .core
-        .get(&ctx, kind, &id, &args, header_str(&headers, IF_NONE_MATCH))
-        .await?
-    {
-        Fetched::Resource(out) => Ok(resource_response(*out, 200)),
-        Fetched::NotModified { etag } => Ok(Scim {
-            status: 304,
-            etag: Some(etag),
-            ..Default::default()
-        }),
+    match app.core.get(&ctx, kind, &id, &args, header_str(&headers, IF_NONE_MATCH)).await? {
+        Fetched::Resource(out) => {
+            slot.resource(kind, Some(&id), format!("read {} {}", kind.name().to_lowercase(), out.name));
+            Ok(resource_response(*out, 200))
+        }
+        Fetched::NotModified { etag } => {
+            slot.resource(kind, Some(&id), format!("read {}: not modified", kind.name().to_lowercase()));
+            Ok(Scim { status: 304, etag: Some(etag), ..Default::default() })
+        }
     }
 }
 
 async fn replace(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path((tenant, resource, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let kind = resource_kind(&resource)?;
+    slot.update(|d| {
+        d.kind = Some(kind);
+        d.resource_id = Some(id.clone());
+    });
     let args = projection_args(&uri)?;
     let body = json_body(body, app.config.max_body_bytes).await?;
-    let out = app
-        .core
-        .replace(
-            &ctx,
-            kind,
-            &id,
-            &body,
-            header_str(&headers, IF_MATCH),
-            &args,
-        )
-        .await?;
+    let out = app.core.replace(&ctx, kind, &id, &body, header_str(&headers, IF_MATCH), &args).await?;
+    slot.journaled();
     Ok(resource_response(out, 200))
 }
 
 async fn patch(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path((tenant, resource, id)): Path<(String, String, String)>,
     headers: HeaderMap,
     uri: Uri,
     body: Body,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let kind = resource_kind(&resource)?;
+    slot.update(|d| {
+        d.kind = Some(kind);
+        d.resource_id = Some(id.clone());
+    });
     let args = projection_args(&uri)?;
     let body = json_body(body, app.config.max_body_bytes).await?;
-    let out = app
-        .core
-        .patch(
-            &ctx,
-            kind,
-            &id,
-            &body,
-            header_str(&headers, IF_MATCH),
-            &args,
-        )
-        .await?;
-    // F-21: 204 for groups when the tenant asks for it, unless attributes were requested
-    // (RFC 7644 §3.5.2 requires a body then).
-    let asked_for_body = !args.attributes.is_empty() || !args.excluded.is_empty();
-    if kind == ResourceKind::Group
-        && ctx.tenant.settings.group_patch_response == GroupPatchResponse::NoContent
-        && !asked_for_body
-    {
-        return Ok(Scim {
-            status: 204,
-            etag: Some(out.etag()),
-            ..Default::default()
-        });
+    let out = app.core.patch(&ctx, kind, &id, &body, header_str(&headers, IF_MATCH), &args).await?;
+    slot.journaled();
+    if Core::patch_status(&ctx, kind, &args) == 204 {
+        return Ok(Scim { status: 204, etag: Some(out.etag()), ..Default::default() });
     }
     Ok(resource_response(out, 200))
 }
 
 async fn delete(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path((tenant, resource, id)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let kind = resource_kind(&resource)?;
-    app.core
-        .delete(&ctx, kind, &id, header_str(&headers, IF_MATCH))
-        .await?;
+    slot.update(|d| {
+        d.kind = Some(kind);
+        d.resource_id = Some(id.clone());
+    });
+    app.core.delete(&ctx, kind, &id, header_str(&headers, IF_MATCH)).await?;
+    slot.journaled();
     Ok(Scim::no_content())
 }
 
 async fn bulk(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     body: Body,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let limits = app.core.sp_config.bulk;
-    let bytes = axum::body::to_bytes(body, limits.max_payload_size)
-        .await
-        .map_err(|_| {
-            ScimFailure::from(ScimError::payload_too_large(format!(
-                "The size of the bulk operation exceeds the maxPayloadSize ({}).",
-                limits.max_payload_size
-            )))
-        })?;
-    let body: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        ScimFailure::from(ScimError::invalid_syntax(format!(
-            "the body is not valid JSON: {e}"
+    let bytes = axum::body::to_bytes(body, limits.max_payload_size).await.map_err(|_| {
+        ScimFailure::from(ScimError::payload_too_large(format!(
+            "The size of the bulk operation exceeds the maxPayloadSize ({}).",
+            limits.max_payload_size
         )))
     })?;
+    let body: Value = serde_json::from_slice(&bytes)
+        .map_err(|e| ScimFailure::from(ScimError::invalid_syntax(format!("the body is not valid JSON: {e}"))))?;
     let outcome = app.core.bulk(&ctx, &body).await?;
+    let failed = outcome.items.iter().filter(|i| i.status >= 400).count();
+    slot.summary(format!(
+        "bulk: {} operations, {} succeeded, {failed} failed",
+        outcome.items.len(),
+        outcome.items.len() - failed
+    ));
     Ok(Scim::ok(outcome.body))
 }
 
@@ -351,45 +377,36 @@ fn refuse_filter(uri: &Uri) -> Result<(), ScimFailure> {
 }
 
 /// A1.8: `/ServiceProviderConfig` is readable without a token.
-async fn service_provider_config(
-    State(app): State<AppState>,
-    Path(tenant): Path<String>,
-    uri: Uri,
-) -> ScimResult {
+async fn service_provider_config(State(app): State<AppState>, Path(tenant): Path<String>, uri: Uri) -> ScimResult {
     refuse_filter(&uri)?;
     let ctx = app.core.anonymous(&tenant, app.base_url(&tenant)).await?;
     Ok(Scim::ok(app.core.sp_config.to_json(&ctx.base_url)))
 }
 
 fn whole_list(resources: Vec<Value>) -> Value {
-    ListResponse {
-        total_results: resources.len() as u64,
-        start_index: Some(1),
-        resources,
-        ..Default::default()
-    }
-    .to_json()
+    ListResponse { total_results: resources.len() as u64, start_index: Some(1), resources, ..Default::default() }
+        .to_json()
 }
 
 async fn schemas(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     refuse_filter(&uri)?;
-    Ok(Scim::ok(whole_list(
-        ctx.registry.schema_documents(&ctx.base_url),
-    )))
+    Ok(Scim::ok(whole_list(ctx.registry.schema_documents(&ctx.base_url))))
 }
 
 async fn schema(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path((tenant, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let doc = ctx
         .registry
         .schema_document(&id, &ctx.base_url)
@@ -399,28 +416,26 @@ async fn schema(
 
 async fn resource_types(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path(tenant): Path<String>,
     headers: HeaderMap,
     uri: Uri,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     refuse_filter(&uri)?;
-    Ok(Scim::ok(whole_list(
-        ctx.registry.resource_type_documents(&ctx.base_url),
-    )))
+    Ok(Scim::ok(whole_list(ctx.registry.resource_type_documents(&ctx.base_url))))
 }
 
 async fn resource_type(
     State(app): State<AppState>,
+    Extension(slot): Slot,
     Path((tenant, id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> ScimResult {
-    let ctx = authenticate(&app, &tenant, &headers).await?;
+    let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let doc = ctx
         .registry
         .resource_type_document(&id, &ctx.base_url)
-        .ok_or_else(|| {
-            ScimFailure::from(ScimError::not_found(format!("no resource type {id:?}")))
-        })?;
+        .ok_or_else(|| ScimFailure::from(ScimError::not_found(format!("no resource type {id:?}"))))?;
     Ok(Scim::ok(doc))
 }

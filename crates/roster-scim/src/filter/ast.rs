@@ -19,20 +19,12 @@ pub struct AttrPath {
 impl AttrPath {
     /// A path without URN or sub-attribute.
     pub fn simple(name: impl Into<String>) -> Self {
-        AttrPath {
-            urn: None,
-            name: name.into(),
-            sub: None,
-        }
+        AttrPath { urn: None, name: name.into(), sub: None }
     }
 
     /// A path with a sub-attribute.
     pub fn with_sub(name: impl Into<String>, sub: impl Into<String>) -> Self {
-        AttrPath {
-            urn: None,
-            name: name.into(),
-            sub: Some(sub.into()),
-        }
+        AttrPath { urn: None, name: name.into(), sub: Some(sub.into()) }
     }
 }
 
@@ -79,9 +71,7 @@ impl CompareOp {
 
     /// Parses an operator keyword, case-insensitively.
     pub fn parse(word: &str) -> Option<CompareOp> {
-        CompareOp::ALL
-            .into_iter()
-            .find(|op| op.as_str().eq_ignore_ascii_case(word))
+        CompareOp::ALL.into_iter().find(|op| op.as_str().eq_ignore_ascii_case(word))
     }
 
     /// The canonical (lowercase) keyword.
@@ -101,10 +91,7 @@ impl CompareOp {
 
     /// Whether the operator orders values (and so is meaningless for booleans).
     pub fn is_ordering(self) -> bool {
-        matches!(
-            self,
-            CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le
-        )
+        matches!(self, CompareOp::Gt | CompareOp::Ge | CompareOp::Lt | CompareOp::Le)
     }
 
     /// Whether the operator is a substring test.
@@ -149,11 +136,7 @@ pub enum Filter {
     /// `attrPath pr`.
     Present(AttrPath),
     /// `attrPath op value`.
-    Compare {
-        path: AttrPath,
-        op: CompareOp,
-        value: CompValue,
-    },
+    Compare { path: AttrPath, op: CompareOp, value: CompValue },
     /// `attrPath[valFilter]`: one and the same element of `path` satisfies `filter`
     /// (RFC 7644 §3.4.2.2). Paths inside `filter` are relative to `path`.
     ValuePath { path: AttrPath, filter: Box<Filter> },
@@ -168,11 +151,7 @@ pub enum Filter {
 impl Filter {
     /// `path eq "value"` for a string value.
     pub fn eq_str(path: AttrPath, value: impl Into<String>) -> Filter {
-        Filter::Compare {
-            path,
-            op: CompareOp::Eq,
-            value: CompValue::String(value.into()),
-        }
+        Filter::Compare { path, op: CompareOp::Eq, value: CompValue::String(value.into()) }
     }
 
     /// Builds a conjunction, flattening nested conjunctions and unwrapping a single term.
@@ -199,11 +178,7 @@ impl Filter {
         {
             return only;
         }
-        if is_and {
-            Filter::And(flat)
-        } else {
-            Filter::Or(flat)
-        }
+        if is_and { Filter::And(flat) } else { Filter::Or(flat) }
     }
 
     /// The number of attribute expressions (`pr` and comparisons) in the filter.
@@ -222,10 +197,7 @@ impl Filter {
             Filter::And(terms) => Filter::and(terms.into_iter().map(Filter::normalized).collect()),
             Filter::Or(terms) => Filter::or(terms.into_iter().map(Filter::normalized).collect()),
             Filter::Not(inner) => Filter::Not(Box::new(inner.normalized())),
-            Filter::ValuePath { path, filter } => Filter::ValuePath {
-                path,
-                filter: Box::new(filter.normalized()),
-            },
+            Filter::ValuePath { path, filter } => Filter::ValuePath { path, filter: Box::new(filter.normalized()) },
             leaf => leaf,
         }
     }

@@ -39,10 +39,7 @@ pub(crate) fn tokenize(input: &str) -> Result<Vec<Token>, FilterError> {
             ']' => TokenKind::RBracket,
             '"' => {
                 chars.next();
-                tokens.push(Token {
-                    kind: TokenKind::Str(read_string(input, offset, &mut chars)?),
-                    offset,
-                });
+                tokens.push(Token { kind: TokenKind::Str(read_string(input, offset, &mut chars)?), offset });
                 continue;
             }
             _ => {
@@ -54,10 +51,7 @@ pub(crate) fn tokenize(input: &str) -> Result<Vec<Token>, FilterError> {
                     }
                     chars.next();
                 }
-                tokens.push(Token {
-                    kind: TokenKind::Word(input[offset..end].to_string()),
-                    offset,
-                });
+                tokens.push(Token { kind: TokenKind::Word(input[offset..end].to_string()), offset });
                 continue;
             }
         };
@@ -99,17 +93,11 @@ fn read_string(
                             // A surrogate pair: the low half must follow as another \u escape.
                             let pair = (chars.next(), chars.next());
                             if !matches!(pair, (Some((_, '\\')), Some((_, 'u')))) {
-                                return Err(FilterError::new(
-                                    i,
-                                    "unpaired UTF-16 surrogate in \\u escape",
-                                ));
+                                return Err(FilterError::new(i, "unpaired UTF-16 surrogate in \\u escape"));
                             }
                             let low = read_hex4(input, i, chars)?;
                             if !(0xDC00..0xE000).contains(&low) {
-                                return Err(FilterError::new(
-                                    i,
-                                    "invalid UTF-16 low surrogate in \\u escape",
-                                ));
+                                return Err(FilterError::new(i, "invalid UTF-16 low surrogate in \\u escape"));
                             }
                             0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)
                         } else {
@@ -121,10 +109,7 @@ fn read_string(
                         }
                     }
                     other => {
-                        return Err(FilterError::new(
-                            i,
-                            format!("invalid escape sequence \\{other}"),
-                        ));
+                        return Err(FilterError::new(i, format!("invalid escape sequence \\{other}")));
                     }
                 }
             }
@@ -175,15 +160,9 @@ mod tests {
 
     #[test]
     fn unescapes_json_strings_including_surrogate_pairs() {
-        assert_eq!(
-            kinds(r#""a \"q\" b""#),
-            vec![TokenKind::Str("a \"q\" b".into())]
-        );
+        assert_eq!(kinds(r#""a \"q\" b""#), vec![TokenKind::Str("a \"q\" b".into())]);
         assert_eq!(kinds(r#""caf\u00e9""#), vec![TokenKind::Str("café".into())]);
-        assert_eq!(
-            kinds(r#""\ud83d\ude00""#),
-            vec![TokenKind::Str("😀".into())]
-        );
+        assert_eq!(kinds(r#""\ud83d\ude00""#), vec![TokenKind::Str("😀".into())]);
         assert!(tokenize(r#""\ud83d""#).is_err());
         assert!(tokenize(r#""\x""#).is_err());
         assert!(tokenize(r#""open"#).is_err());

@@ -31,10 +31,7 @@ pub struct FilterError {
 
 impl FilterError {
     pub(crate) fn new(offset: usize, message: impl Into<String>) -> Self {
-        FilterError {
-            offset,
-            message: message.into(),
-        }
+        FilterError { offset, message: message.into() }
     }
 
     /// As a `400 invalidFilter` error (for filters).
@@ -61,11 +58,7 @@ pub struct ParseLimits {
 
 impl Default for ParseLimits {
     fn default() -> Self {
-        ParseLimits {
-            max_len: 16 * 1024,
-            max_depth: 32,
-            max_terms: 500,
-        }
+        ParseLimits { max_len: 16 * 1024, max_depth: 32, max_terms: 500 }
     }
 }
 
@@ -82,10 +75,7 @@ impl Filter {
         limits: ParseLimits,
     ) -> Result<Filter, FilterError> {
         if input.len() > limits.max_len {
-            return Err(FilterError::new(
-                limits.max_len,
-                format!("filter is longer than {} bytes", limits.max_len),
-            ));
+            return Err(FilterError::new(limits.max_len, format!("filter is longer than {} bytes", limits.max_len)));
         }
         let known: Vec<&str> = known_urns.iter().map(AsRef::as_ref).collect();
         let mut parser = Parser::new(tokenize(input)?, input.len(), &known, limits);
@@ -106,30 +96,19 @@ pub(crate) enum PathWord {
 }
 
 /// Splits a path word into URN, name and sub-attribute (RFC 7644 §3.10).
-pub(crate) fn parse_path_word(
-    word: &str,
-    offset: usize,
-    known: &[&str],
-) -> Result<PathWord, FilterError> {
-    let is_urn = word
-        .get(..4)
-        .is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+pub(crate) fn parse_path_word(word: &str, offset: usize, known: &[&str]) -> Result<PathWord, FilterError> {
+    let is_urn = word.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
     let (urn, rest, rest_offset) = if is_urn {
         let longest_known = known
             .iter()
             .filter(|k| {
-                word.get(..k.len())
-                    .is_some_and(|p| p.eq_ignore_ascii_case(k))
+                word.get(..k.len()).is_some_and(|p| p.eq_ignore_ascii_case(k))
                     && matches!(word.as_bytes().get(k.len()), None | Some(b':') | Some(b'.'))
             })
             .max_by_key(|k| k.len());
         match longest_known {
             Some(k) if word.len() == k.len() => return Ok(PathWord::Schema(word.to_string())),
-            Some(k) => (
-                Some(&word[..k.len()]),
-                &word[k.len() + 1..],
-                offset + k.len() + 1,
-            ),
+            Some(k) => (Some(&word[..k.len()]), &word[k.len() + 1..], offset + k.len() + 1),
             None => match word.rsplit_once(':') {
                 Some((urn, rest)) => (Some(urn), rest, offset + urn.len() + 1),
                 None => (None, word, offset),
@@ -146,11 +125,7 @@ pub(crate) fn parse_path_word(
     if let Some(sub) = sub {
         check_attr_name(sub, rest_offset + name.len() + 1)?;
     }
-    Ok(PathWord::Attr(AttrPath {
-        urn: urn.map(str::to_string),
-        name: name.to_string(),
-        sub: sub.map(str::to_string),
-    }))
+    Ok(PathWord::Attr(AttrPath { urn: urn.map(str::to_string), name: name.to_string(), sub: sub.map(str::to_string) }))
 }
 
 /// `ATTRNAME = (ALPHA / "$") *(ALPHA / DIGIT / "$" / "-" / "_")`: RFC 7643 §2.1 plus a
@@ -161,10 +136,7 @@ pub(crate) fn check_attr_name(name: &str, offset: usize) -> Result<(), FilterErr
         None => return Err(FilterError::new(offset, "expected an attribute name")),
         Some(c) if c.is_ascii_alphabetic() || c == '$' => {}
         Some(c) => {
-            return Err(FilterError::new(
-                offset,
-                format!("attribute names cannot start with {c:?}"),
-            ));
+            return Err(FilterError::new(offset, format!("attribute names cannot start with {c:?}")));
         }
     }
     for (i, c) in chars.enumerate() {
@@ -189,21 +161,8 @@ pub(crate) struct Parser<'a> {
 }
 
 impl<'a> Parser<'a> {
-    pub(crate) fn new(
-        tokens: Vec<Token>,
-        input_len: usize,
-        known: &'a [&'a str],
-        limits: ParseLimits,
-    ) -> Self {
-        Parser {
-            tokens,
-            pos: 0,
-            input_len,
-            known,
-            limits,
-            depth: 0,
-            terms: 0,
-        }
+    pub(crate) fn new(tokens: Vec<Token>, input_len: usize, known: &'a [&'a str], limits: ParseLimits) -> Self {
+        Parser { tokens, pos: 0, input_len, known, limits, depth: 0, terms: 0 }
     }
 
     pub(crate) fn peek(&self) -> Option<&Token> {
@@ -237,10 +196,7 @@ impl<'a> Parser<'a> {
             None => Ok(()),
             Some(t) => Err(FilterError::new(
                 t.offset,
-                format!(
-                    "expected 'and', 'or' or the end of the filter, found {}",
-                    describe(&t.kind)
-                ),
+                format!("expected 'and', 'or' or the end of the filter, found {}", describe(&t.kind)),
             )),
         }
     }
@@ -296,34 +252,21 @@ impl<'a> Parser<'a> {
             Some(TokenKind::Word(_)) => self.parse_attr_expr(in_brackets),
             Some(other) => Err(FilterError::new(
                 self.here(),
-                format!(
-                    "expected an attribute path, '(' or 'not', found {}",
-                    describe(other)
-                ),
+                format!("expected an attribute path, '(' or 'not', found {}", describe(other)),
             )),
-            None => Err(FilterError::new(
-                self.here(),
-                "expected an attribute expression",
-            )),
+            None => Err(FilterError::new(self.here(), "expected an attribute expression")),
         }
     }
 
     fn take_path(&mut self, in_brackets: bool) -> Result<AttrPath, FilterError> {
-        let Some(Token {
-            kind: TokenKind::Word(word),
-            offset,
-        }) = self.peek().cloned()
-        else {
+        let Some(Token { kind: TokenKind::Word(word), offset }) = self.peek().cloned() else {
             return Err(FilterError::new(self.here(), "expected an attribute path"));
         };
         self.pos += 1;
         let path = match parse_path_word(&word, offset, self.known)? {
             PathWord::Attr(path) => path,
             PathWord::Schema(urn) => {
-                return Err(FilterError::new(
-                    offset,
-                    format!("schema URN {urn:?} needs an attribute name"),
-                ));
+                return Err(FilterError::new(offset, format!("schema URN {urn:?} needs an attribute name")));
             }
         };
         if in_brackets && (path.urn.is_some() || path.sub.is_some()) {
@@ -361,24 +304,15 @@ impl<'a> Parser<'a> {
             }
             let filter = self.parse_bracket_filter()?;
             // F-13: `attr[filter].sub op value` means `attr[filter and sub op value]`.
-            if let Some(Token {
-                kind: TokenKind::Word(word),
-                offset,
-            }) = self.peek().cloned()
+            if let Some(Token { kind: TokenKind::Word(word), offset }) = self.peek().cloned()
                 && let Some(sub) = word.strip_prefix('.')
             {
                 check_attr_name(sub, offset + 1)?;
                 self.pos += 1;
                 let sub_term = self.parse_comparison(AttrPath::simple(sub))?;
-                return Ok(Filter::ValuePath {
-                    path,
-                    filter: Box::new(Filter::and(vec![filter, sub_term])),
-                });
+                return Ok(Filter::ValuePath { path, filter: Box::new(Filter::and(vec![filter, sub_term])) });
             }
-            return Ok(Filter::ValuePath {
-                path,
-                filter: Box::new(filter),
-            });
+            return Ok(Filter::ValuePath { path, filter: Box::new(filter) });
         }
         self.parse_comparison(path)
     }
@@ -398,20 +332,14 @@ impl<'a> Parser<'a> {
         self.count_term()?;
         let op_offset = self.here();
         let Some(TokenKind::Word(op_word)) = self.peek_kind(0).cloned() else {
-            return Err(FilterError::new(
-                op_offset,
-                format!("expected an operator after {path}"),
-            ));
+            return Err(FilterError::new(op_offset, format!("expected an operator after {path}")));
         };
         self.pos += 1;
         if op_word.eq_ignore_ascii_case("pr") {
             return Ok(Filter::Present(path));
         }
         let Some(op) = CompareOp::parse(&op_word) else {
-            return Err(FilterError::new(
-                op_offset,
-                format!("unknown operator {op_word:?}"),
-            ));
+            return Err(FilterError::new(op_offset, format!("unknown operator {op_word:?}")));
         };
         let value = self.parse_value(op)?;
         Ok(Filter::Compare { path, op, value })
@@ -429,10 +357,7 @@ impl<'a> Parser<'a> {
                 ));
             }
             None => {
-                return Err(FilterError::new(
-                    offset,
-                    format!("expected a value after '{op}'"),
-                ));
+                return Err(FilterError::new(offset, format!("expected a value after '{op}'")));
             }
         };
         self.pos += 1;

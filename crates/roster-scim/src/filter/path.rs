@@ -4,9 +4,7 @@
 use std::fmt;
 
 use super::lexer::{TokenKind, tokenize};
-use super::{
-    AttrPath, Filter, FilterError, ParseLimits, Parser, PathWord, check_attr_name, parse_path_word,
-};
+use super::{AttrPath, Filter, FilterError, ParseLimits, Parser, PathWord, check_attr_name, parse_path_word};
 
 /// The target of a PATCH operation.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -16,11 +14,7 @@ pub enum PatchPath {
     /// `attr`, `attr.sub` or `urn:...:attr[.sub]`.
     Attr(AttrPath),
     /// `attr[filter]` or `attr[filter].sub`; `path.sub` is always `None` here.
-    Filtered {
-        path: AttrPath,
-        filter: Filter,
-        sub: Option<String>,
-    },
+    Filtered { path: AttrPath, filter: Filter, sub: Option<String> },
 }
 
 impl PatchPath {
@@ -30,10 +24,7 @@ impl PatchPath {
     }
 
     /// Parses a path, resolving URN prefixes against `known_urns` (longest match first).
-    pub fn parse_with<S: AsRef<str>>(
-        input: &str,
-        known_urns: &[S],
-    ) -> Result<PatchPath, FilterError> {
+    pub fn parse_with<S: AsRef<str>>(input: &str, known_urns: &[S]) -> Result<PatchPath, FilterError> {
         let limits = ParseLimits::default();
         if input.len() > limits.max_len {
             return Err(FilterError::new(limits.max_len, "path is too long"));
@@ -43,10 +34,7 @@ impl PatchPath {
         let (word, offset) = match tokens.first().map(|t| (&t.kind, t.offset)) {
             Some((TokenKind::Word(w), offset)) => (w.clone(), offset),
             Some((_, offset)) => {
-                return Err(FilterError::new(
-                    offset,
-                    "a path starts with an attribute name",
-                ));
+                return Err(FilterError::new(offset, "a path starts with an attribute name"));
             }
             None => return Err(FilterError::new(0, "empty path")),
         };
@@ -55,10 +43,7 @@ impl PatchPath {
         let path = match parse_path_word(&word, offset, &known)? {
             PathWord::Schema(urn) => {
                 if let Some(token) = parser.peek() {
-                    return Err(FilterError::new(
-                        token.offset,
-                        "unexpected text after the schema URN",
-                    ));
+                    return Err(FilterError::new(token.offset, "unexpected text after the schema URN"));
                 }
                 return Ok(PatchPath::Schema(urn));
             }
@@ -67,18 +52,12 @@ impl PatchPath {
         match parser.peek() {
             None => return Ok(PatchPath::Attr(path)),
             Some(token) if token.kind != TokenKind::LBracket => {
-                return Err(FilterError::new(
-                    token.offset,
-                    "unexpected text after the attribute path",
-                ));
+                return Err(FilterError::new(token.offset, "unexpected text after the attribute path"));
             }
             Some(_) => {}
         }
         if path.sub.is_some() {
-            return Err(FilterError::new(
-                offset,
-                "a value filter applies to an attribute, not a sub-attribute",
-            ));
+            return Err(FilterError::new(offset, "a value filter applies to an attribute, not a sub-attribute"));
         }
         let filter = parser.parse_bracket_filter()?;
         let mut sub = None;
@@ -90,18 +69,12 @@ impl PatchPath {
                     parser.pos += 1;
                 }
                 _ => {
-                    return Err(FilterError::new(
-                        token.offset,
-                        "expected '.subAttribute' or the end of the path",
-                    ));
+                    return Err(FilterError::new(token.offset, "expected '.subAttribute' or the end of the path"));
                 }
             }
         }
         if let Some(token) = parser.peek() {
-            return Err(FilterError::new(
-                token.offset,
-                "unexpected text after the path",
-            ));
+            return Err(FilterError::new(token.offset, "unexpected text after the path"));
         }
         Ok(PatchPath::Filtered { path, filter, sub })
     }

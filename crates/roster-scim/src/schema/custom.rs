@@ -48,9 +48,7 @@ impl CustomAttributeType {
 
     /// Parses a type name, case-insensitively.
     pub fn parse(s: &str) -> Option<CustomAttributeType> {
-        CustomAttributeType::ALL
-            .into_iter()
-            .find(|t| t.as_str().eq_ignore_ascii_case(s))
+        CustomAttributeType::ALL.into_iter().find(|t| t.as_str().eq_ignore_ascii_case(s))
     }
 }
 
@@ -73,9 +71,7 @@ impl CustomAttribute {
     /// Checks the name against the attribute-name grammar (RFC 7643 §2.1).
     pub fn validate_name(name: &str) -> Result<(), ScimError> {
         if name.len() > 128 {
-            return Err(ScimError::invalid_value(
-                "attribute names are at most 128 characters",
-            ));
+            return Err(ScimError::invalid_value("attribute names are at most 128 characters"));
         }
         check_attr_name(name, 0).map_err(|e| {
             ScimError::invalid_value(format!(
@@ -87,11 +83,7 @@ impl CustomAttribute {
 
     fn to_def(&self) -> AttributeDef {
         let def = AttributeDef::new(&self.name, self.ty.attr_type(), &self.description);
-        let def = if self.ty == CustomAttributeType::Reference {
-            def.references(&["external"])
-        } else {
-            def
-        };
+        let def = if self.ty == CustomAttributeType::Reference { def.references(&["external"]) } else { def };
         if self.multi_valued { def.multi() } else { def }
     }
 }
@@ -105,22 +97,15 @@ pub fn custom_extension_urn(vendor: &str) -> String {
 /// digits, `-`, `_` and `.`, starting with a letter, at most 64 characters; and it must not
 /// collide with the standard `enterprise` extension.
 pub fn validate_vendor(vendor: &str) -> Result<(), ScimError> {
-    let ok_chars = vendor
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
-    let starts_with_letter = vendor
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic());
+    let ok_chars = vendor.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+    let starts_with_letter = vendor.chars().next().is_some_and(|c| c.is_ascii_alphabetic());
     if !ok_chars || !starts_with_letter || vendor.len() > 64 {
         return Err(ScimError::invalid_value(format!(
             "{vendor:?} is not a valid vendor segment (a letter, then letters, digits, '-', '_' or '.'; at most 64)"
         )));
     }
     if vendor.eq_ignore_ascii_case("enterprise") {
-        return Err(ScimError::invalid_value(
-            "the vendor segment 'enterprise' is reserved for RFC 7643's extension",
-        ));
+        return Err(ScimError::invalid_value("the vendor segment 'enterprise' is reserved for RFC 7643's extension"));
     }
     Ok(())
 }

@@ -8,10 +8,7 @@ mod render;
 mod standard;
 
 pub use custom::{CustomAttribute, CustomAttributeType, custom_extension_urn, validate_vendor};
-pub use standard::{
-    ENTERPRISE_USER, GROUP, RESOURCE_TYPE_SCHEMA, SCHEMA_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA,
-    USER,
-};
+pub use standard::{ENTERPRISE_USER, GROUP, RESOURCE_TYPE_SCHEMA, SCHEMA_SCHEMA, SERVICE_PROVIDER_CONFIG_SCHEMA, USER};
 
 use std::sync::{Arc, LazyLock};
 
@@ -47,10 +44,7 @@ impl AttrType {
 
     /// Whether values compare as text (and so honour `caseExact`).
     pub fn is_textual(self) -> bool {
-        matches!(
-            self,
-            AttrType::String | AttrType::Reference | AttrType::Binary
-        )
+        matches!(self, AttrType::String | AttrType::Reference | AttrType::Binary)
     }
 }
 
@@ -188,9 +182,7 @@ impl AttributeDef {
 
     /// A sub-attribute by name, case-insensitively (RFC 7643 §2.1).
     pub fn sub(&self, name: &str) -> Option<&AttributeDef> {
-        self.sub_attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.sub_attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 
     /// Whether the attribute is complex.
@@ -201,11 +193,7 @@ impl AttributeDef {
     /// The attribute a comparison without sub-attribute targets: the attribute itself when
     /// simple, its `value` sub-attribute when complex and it has one (F-14).
     pub fn comparable(&self) -> Option<&AttributeDef> {
-        if self.is_complex() {
-            self.sub("value")
-        } else {
-            Some(self)
-        }
+        if self.is_complex() { self.sub("value") } else { Some(self) }
     }
 }
 
@@ -221,9 +209,7 @@ pub struct Schema {
 impl Schema {
     /// An attribute by name, case-insensitively.
     pub fn attribute(&self, name: &str) -> Option<&AttributeDef> {
-        self.attributes
-            .iter()
-            .find(|a| a.name.eq_ignore_ascii_case(name))
+        self.attributes.iter().find(|a| a.name.eq_ignore_ascii_case(name))
     }
 }
 
@@ -264,9 +250,7 @@ impl ResourceKind {
     /// Parses an endpoint segment (`Users`, `groups`), case-insensitively.
     pub fn from_endpoint(segment: &str) -> Option<ResourceKind> {
         let segment = segment.trim_start_matches('/');
-        ResourceKind::ALL
-            .into_iter()
-            .find(|k| k.endpoint()[1..].eq_ignore_ascii_case(segment))
+        ResourceKind::ALL.into_iter().find(|k| k.endpoint()[1..].eq_ignore_ascii_case(segment))
     }
 }
 
@@ -364,27 +348,10 @@ impl Registry {
     /// The registry of a tenant whose custom extension uses `vendor` and defines
     /// `custom_attributes`. Both are validated when they are defined, not here.
     pub fn new(vendor: &str, custom_attributes: &[CustomAttribute]) -> Registry {
-        let Standard {
-            user,
-            group,
-            enterprise,
-            common,
-        } = STANDARD.clone();
+        let Standard { user, group, enterprise, common } = STANDARD.clone();
         let custom = Arc::new(custom::custom_extension_schema(vendor, custom_attributes));
-        let known_urns = vec![
-            user.id.clone(),
-            group.id.clone(),
-            enterprise.id.clone(),
-            custom.id.clone(),
-        ];
-        Registry {
-            user,
-            group,
-            enterprise,
-            custom,
-            common,
-            known_urns,
-        }
+        let known_urns = vec![user.id.clone(), group.id.clone(), enterprise.id.clone(), custom.id.clone()];
+        Registry { user, group, enterprise, custom, common, known_urns }
     }
 
     /// The registry of a tenant with the default vendor (`roster`) and no custom attributes.
@@ -435,19 +402,13 @@ impl Registry {
 
     /// An extension of `kind` by URN, case-insensitively.
     pub fn extension(&self, kind: ResourceKind, urn: &str) -> Option<&Schema> {
-        self.extensions(kind)
-            .into_iter()
-            .find(|s| s.id.eq_ignore_ascii_case(urn))
+        self.extensions(kind).into_iter().find(|s| s.id.eq_ignore_ascii_case(urn))
     }
 
     /// Resolves an attribute path for `kind` (RFC 7644 §3.10): a URN prefix selects the
     /// schema; an unqualified name looks in the core schema, the common attributes, then
     /// each extension (so `manager` finds the enterprise extension, F-8).
-    pub fn resolve(
-        &self,
-        kind: ResourceKind,
-        path: &AttrPath,
-    ) -> Result<Resolved<'_>, ResolveError> {
+    pub fn resolve(&self, kind: ResourceKind, path: &AttrPath) -> Result<Resolved<'_>, ResolveError> {
         let core = self.core(kind);
         let (scope, attr) = match &path.urn {
             Some(urn) if urn.eq_ignore_ascii_case(&core.id) => {
@@ -460,12 +421,8 @@ impl Registry {
                 }
             }
             Some(urn) => {
-                let ext = self
-                    .extension(kind, urn)
-                    .ok_or_else(|| ResolveError::UnknownSchema(urn.clone()))?;
-                let attr = ext
-                    .attribute(&path.name)
-                    .ok_or_else(|| ResolveError::UnknownAttribute(path.to_string()))?;
+                let ext = self.extension(kind, urn).ok_or_else(|| ResolveError::UnknownSchema(urn.clone()))?;
+                let attr = ext.attribute(&path.name).ok_or_else(|| ResolveError::UnknownAttribute(path.to_string()))?;
                 (Scope::Extension(ext), attr)
             }
             None => {
@@ -476,10 +433,7 @@ impl Registry {
                 } else {
                     self.extensions(kind)
                         .into_iter()
-                        .find_map(|ext| {
-                            ext.attribute(&path.name)
-                                .map(|a| (Scope::Extension(ext), a))
-                        })
+                        .find_map(|ext| ext.attribute(&path.name).map(|a| (Scope::Extension(ext), a)))
                         .ok_or_else(|| ResolveError::UnknownAttribute(path.to_string()))?
                 }
             }
@@ -490,9 +444,10 @@ impl Registry {
                 if !attr.is_complex() {
                     return Err(ResolveError::NotComplex(attr.name.clone()));
                 }
-                Some(attr.sub(sub_name).ok_or_else(|| {
-                    ResolveError::UnknownSubAttribute(attr.name.clone(), sub_name.clone())
-                })?)
+                Some(
+                    attr.sub(sub_name)
+                        .ok_or_else(|| ResolveError::UnknownSubAttribute(attr.name.clone(), sub_name.clone()))?,
+                )
             }
         };
         Ok(Resolved { scope, attr, sub })
@@ -507,19 +462,12 @@ impl Registry {
     pub fn schema_document(&self, urn: &str, base_url: &str) -> Option<serde_json::Value> {
         render::schema_documents(self, base_url)
             .into_iter()
-            .find(|doc| {
-                doc["id"]
-                    .as_str()
-                    .is_some_and(|id| id.eq_ignore_ascii_case(urn))
-            })
+            .find(|doc| doc["id"].as_str().is_some_and(|id| id.eq_ignore_ascii_case(urn)))
     }
 
     /// The `/ResourceTypes` resources.
     pub fn resource_type_documents(&self, base_url: &str) -> Vec<serde_json::Value> {
-        ResourceKind::ALL
-            .iter()
-            .map(|k| render::resource_type_document(self, *k, base_url))
-            .collect()
+        ResourceKind::ALL.iter().map(|k| render::resource_type_document(self, *k, base_url)).collect()
     }
 
     /// One ResourceType by id (`User`, `Group`), for `/ResourceTypes/{id}`.

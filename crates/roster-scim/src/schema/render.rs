@@ -29,10 +29,7 @@ fn attribute_json(attr: &AttributeDef) -> Value {
         o.insert("referenceTypes".into(), json!(attr.reference_types));
     }
     if attr.ty == AttrType::Complex {
-        o.insert(
-            "subAttributes".into(),
-            Value::Array(attr.sub_attributes.iter().map(attribute_json).collect()),
-        );
+        o.insert("subAttributes".into(), Value::Array(attr.sub_attributes.iter().map(attribute_json).collect()));
     }
     Value::Object(o)
 }
@@ -52,20 +49,12 @@ fn schema_json(schema: &Schema, base_url: &str) -> Value {
 }
 
 pub(super) fn schema_documents(registry: &Registry, base_url: &str) -> Vec<Value> {
-    let mut docs: Vec<Value> = registry
-        .schemas()
-        .into_iter()
-        .map(|s| schema_json(s, base_url))
-        .collect();
+    let mut docs: Vec<Value> = registry.schemas().into_iter().map(|s| schema_json(s, base_url)).collect();
     docs.extend(meta_schemas().iter().map(|s| schema_json(s, base_url)));
     docs
 }
 
-pub(super) fn resource_type_document(
-    registry: &Registry,
-    kind: ResourceKind,
-    base_url: &str,
-) -> Value {
+pub(super) fn resource_type_document(registry: &Registry, kind: ResourceKind, base_url: &str) -> Value {
     let mut o = Map::new();
     o.insert("schemas".into(), json!([RESOURCE_TYPE_SCHEMA]));
     o.insert("id".into(), json!(kind.name()));
@@ -83,12 +72,7 @@ pub(super) fn resource_type_document(
     if !extensions.is_empty() {
         o.insert(
             "schemaExtensions".into(),
-            Value::Array(
-                extensions
-                    .iter()
-                    .map(|s| json!({"schema": s.id, "required": false}))
-                    .collect(),
-            ),
+            Value::Array(extensions.iter().map(|s| json!({"schema": s.id, "required": false})).collect()),
         );
     }
     o.insert(

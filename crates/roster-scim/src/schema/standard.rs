@@ -2,15 +2,12 @@
 //! its §8.7.1 JSON disagree, the text wins (C-11, C-12 in the requirements catalog):
 //! Group `displayName` is required, `addresses.primary` and `members.display` exist.
 
-use super::{
-    AttrType as T, AttributeDef as A, Mutability as M, Returned as R, Schema, Uniqueness as U,
-};
+use super::{AttrType as T, AttributeDef as A, Mutability as M, Returned as R, Schema, Uniqueness as U};
 
 pub const USER: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 pub const GROUP: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
 pub const ENTERPRISE_USER: &str = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
-pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str =
-    "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
+pub const SERVICE_PROVIDER_CONFIG_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig";
 pub const RESOURCE_TYPE_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:ResourceType";
 pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 
@@ -18,24 +15,16 @@ pub const SCHEMA_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:Schema";
 /// attribute (RFC 7643 §2.4).
 fn multi_subs(value_desc: &str, value_type: T, types: &[&str]) -> Vec<A> {
     let value = A::new("value", value_type, value_desc);
-    let value = if value_type == T::Reference {
-        value.references(&["external"])
-    } else {
-        value
+    let value = match value_type {
+        T::Reference => value.references(&["external"]),
+        // Base64 data is case-exact (RFC 7643 §2.3.6): folding it would equate different bytes.
+        T::Binary => value.case_exact(),
+        _ => value,
     };
     vec![
         value,
-        A::new(
-            "display",
-            T::String,
-            "A human-readable name, primarily used for display purposes.",
-        ),
-        A::new(
-            "type",
-            T::String,
-            "A label indicating the attribute's function.",
-        )
-        .canonical(types),
+        A::new("display", T::String, "A human-readable name, primarily used for display purposes."),
+        A::new("type", T::String, "A label indicating the attribute's function.").canonical(types),
         A::new(
             "primary",
             T::Boolean,
@@ -157,10 +146,16 @@ pub(super) fn group_schema() -> Schema {
             .required()
             .uniqueness(U::Server),
             A::new("members", T::Complex, "A list of members of the Group.").multi().subs(vec![
-                A::new("value", T::String, "Identifier of the member of this Group.").case_exact().mutability(M::Immutable),
-                A::new("$ref", T::Reference, "The URI corresponding to a SCIM resource that is a member of this Group.")
-                    .references(&["User", "Group"])
+                A::new("value", T::String, "Identifier of the member of this Group.")
+                    .case_exact()
                     .mutability(M::Immutable),
+                A::new(
+                    "$ref",
+                    T::Reference,
+                    "The URI corresponding to a SCIM resource that is a member of this Group.",
+                )
+                .references(&["User", "Group"])
+                .mutability(M::Immutable),
                 A::new("type", T::String, "A label indicating the type of resource, e.g., 'User' or 'Group'.")
                     .canonical(&["User", "Group"])
                     .mutability(M::Immutable),
@@ -206,26 +201,34 @@ pub(super) fn common_attributes() -> Schema {
                 .mutability(M::ReadOnly)
                 .returned(R::Always)
                 .uniqueness(U::Server),
-            A::new("externalId", T::String, "A String that is an identifier for the resource as defined by the provisioning client.")
-                .case_exact(),
+            A::new(
+                "externalId",
+                T::String,
+                "A String that is an identifier for the resource as defined by the provisioning client.",
+            )
+            .case_exact(),
             A::new("schemas", T::Reference, "The schema URNs of the resource.").multi().mutability(M::ReadOnly),
             A::new("meta", T::Complex, "A complex attribute containing resource metadata.")
                 .mutability(M::ReadOnly)
                 .subs(vec![
-                    A::new("resourceType", T::String, "The name of the resource type of the resource.")
-                        .case_exact()
-                        .mutability(M::ReadOnly),
-                    A::new("created", T::DateTime, "The DateTime that the resource was added to the service provider.")
-                        .mutability(M::ReadOnly),
-                    A::new("lastModified", T::DateTime, "The most recent DateTime that the details of this resource were updated at the service provider.")
-                        .mutability(M::ReadOnly),
-                    A::new("location", T::Reference, "The URI of the resource being returned.")
-                        .case_exact()
-                        .mutability(M::ReadOnly),
-                    A::new("version", T::String, "The version of the resource being returned.")
-                        .case_exact()
-                        .mutability(M::ReadOnly),
-                ]),
+                A::new("resourceType", T::String, "The name of the resource type of the resource.")
+                    .case_exact()
+                    .mutability(M::ReadOnly),
+                A::new("created", T::DateTime, "The DateTime that the resource was added to the service provider.")
+                    .mutability(M::ReadOnly),
+                A::new(
+                    "lastModified",
+                    T::DateTime,
+                    "The most recent DateTime that the details of this resource were updated at the service provider.",
+                )
+                .mutability(M::ReadOnly),
+                A::new("location", T::Reference, "The URI of the resource being returned.")
+                    .case_exact()
+                    .mutability(M::ReadOnly),
+                A::new("version", T::String, "The version of the resource being returned.")
+                    .case_exact()
+                    .mutability(M::ReadOnly),
+            ]),
         ],
     }
 }
@@ -252,26 +255,84 @@ pub(super) fn meta_schemas() -> Vec<Schema> {
         name: "Service Provider Configuration".into(),
         description: "Schema for representing the service provider's configuration".into(),
         attributes: vec![
-            ro(A::new("documentationUri", T::Reference, "An HTTP-addressable URL pointing to the service provider's human-consumable help documentation.")).references(&["external"]),
+            ro(A::new(
+                "documentationUri",
+                T::Reference,
+                "An HTTP-addressable URL pointing to the service provider's human-consumable help documentation.",
+            ))
+            .references(&["external"]),
             supported("patch", "A complex type that specifies PATCH configuration options."),
-            ro(A::new("bulk", T::Complex, "A complex type that specifies bulk configuration options.")).required().subs(vec![
-                ro(A::new("supported", T::Boolean, "A Boolean value specifying whether or not the operation is supported.")).required(),
-                ro(A::new("maxOperations", T::Integer, "An integer value specifying the maximum number of operations.")).required(),
-                ro(A::new("maxPayloadSize", T::Integer, "An integer value specifying the maximum payload size in bytes.")).required(),
-            ]),
+            ro(A::new("bulk", T::Complex, "A complex type that specifies bulk configuration options."))
+                .required()
+                .subs(vec![
+                    ro(A::new(
+                        "supported",
+                        T::Boolean,
+                        "A Boolean value specifying whether or not the operation is supported.",
+                    ))
+                    .required(),
+                    ro(A::new(
+                        "maxOperations",
+                        T::Integer,
+                        "An integer value specifying the maximum number of operations.",
+                    ))
+                    .required(),
+                    ro(A::new(
+                        "maxPayloadSize",
+                        T::Integer,
+                        "An integer value specifying the maximum payload size in bytes.",
+                    ))
+                    .required(),
+                ]),
             ro(A::new("filter", T::Complex, "A complex type that specifies FILTER options.")).required().subs(vec![
-                ro(A::new("supported", T::Boolean, "A Boolean value specifying whether or not the operation is supported.")).required(),
-                ro(A::new("maxResults", T::Integer, "An integer value specifying the maximum number of resources returned in a response.")).required(),
+                ro(A::new(
+                    "supported",
+                    T::Boolean,
+                    "A Boolean value specifying whether or not the operation is supported.",
+                ))
+                .required(),
+                ro(A::new(
+                    "maxResults",
+                    T::Integer,
+                    "An integer value specifying the maximum number of resources returned in a response.",
+                ))
+                .required(),
             ]),
-            supported("changePassword", "A complex type that specifies configuration options related to changing a password."),
+            supported(
+                "changePassword",
+                "A complex type that specifies configuration options related to changing a password.",
+            ),
             supported("sort", "A complex type that specifies sort result options."),
             supported("etag", "A complex type that specifies ETag configuration options."),
-            ro(A::new("authenticationSchemes", T::Complex, "A complex type that specifies supported authentication scheme properties.")).multi().required().subs(vec![
-                ro(A::new("type", T::String, "The authentication scheme.")).required().canonical(&["oauth", "oauth2", "oauthbearertoken", "httpbasic", "httpdigest"]),
+            ro(A::new(
+                "authenticationSchemes",
+                T::Complex,
+                "A complex type that specifies supported authentication scheme properties.",
+            ))
+            .multi()
+            .required()
+            .subs(vec![
+                ro(A::new("type", T::String, "The authentication scheme.")).required().canonical(&[
+                    "oauth",
+                    "oauth2",
+                    "oauthbearertoken",
+                    "httpbasic",
+                    "httpdigest",
+                ]),
                 ro(A::new("name", T::String, "The common authentication scheme name, e.g., HTTP Basic.")).required(),
                 ro(A::new("description", T::String, "A description of the authentication scheme.")).required(),
-                ro(A::new("specUri", T::Reference, "An HTTP-addressable URL pointing to the authentication scheme's specification.")).references(&["external"]),
-                ro(A::new("documentationUri", T::Reference, "An HTTP-addressable URL pointing to the authentication scheme's usage documentation.")).references(&["external"]),
+                ro(A::new(
+                    "specUri",
+                    T::Reference,
+                    "An HTTP-addressable URL pointing to the authentication scheme's specification.",
+                ))
+                .references(&["external"]),
+                ro(A::new(
+                    "documentationUri",
+                    T::Reference,
+                    "An HTTP-addressable URL pointing to the authentication scheme's usage documentation.",
+                ))
+                .references(&["external"]),
                 ro(A::new("primary", T::Boolean, "Whether this is the preferred authentication scheme.")),
             ]),
         ],
@@ -294,97 +355,51 @@ pub(super) fn meta_schemas() -> Vec<Schema> {
     };
     let attribute_subs = |with_subs: bool| {
         let mut subs = vec![
-            ro(A::new("name", T::String, "The attribute's name."))
-                .required()
-                .case_exact(),
-            ro(A::new("type", T::String, "The attribute's data type."))
-                .required()
-                .canonical(&[
-                    "string",
-                    "complex",
-                    "boolean",
-                    "decimal",
-                    "integer",
-                    "dateTime",
-                    "reference",
-                    "binary",
-                ]),
-            ro(A::new(
-                "multiValued",
-                T::Boolean,
-                "A Boolean value indicating an attribute's plurality.",
-            ))
-            .required(),
-            ro(A::new(
-                "description",
-                T::String,
-                "A human-readable description of the attribute.",
-            )),
-            ro(A::new(
-                "required",
-                T::Boolean,
-                "A boolean value indicating whether or not the attribute is required.",
-            )),
-            ro(A::new(
-                "canonicalValues",
-                T::String,
-                "A collection of canonical values.",
-            ))
-            .multi()
-            .case_exact(),
+            ro(A::new("name", T::String, "The attribute's name.")).required().case_exact(),
+            ro(A::new("type", T::String, "The attribute's data type.")).required().canonical(&[
+                "string",
+                "complex",
+                "boolean",
+                "decimal",
+                "integer",
+                "dateTime",
+                "reference",
+                "binary",
+            ]),
+            ro(A::new("multiValued", T::Boolean, "A Boolean value indicating an attribute's plurality.")).required(),
+            ro(A::new("description", T::String, "A human-readable description of the attribute.")),
+            ro(A::new("required", T::Boolean, "A boolean value indicating whether or not the attribute is required.")),
+            ro(A::new("canonicalValues", T::String, "A collection of canonical values.")).multi().case_exact(),
             ro(A::new(
                 "caseExact",
                 T::Boolean,
                 "A Boolean value indicating whether or not a string attribute is case sensitive.",
             )),
-            ro(A::new(
-                "mutability",
-                T::String,
-                "Indicates whether or not an attribute is modifiable.",
-            ))
-            .case_exact()
-            .canonical(&["readOnly", "readWrite", "immutable", "writeOnly"]),
-            ro(A::new(
-                "returned",
-                T::String,
-                "Indicates when an attribute is returned in a response.",
-            ))
-            .case_exact()
-            .canonical(&["always", "never", "default", "request"]),
-            ro(A::new(
-                "uniqueness",
-                T::String,
-                "Indicates how unique a value must be.",
-            ))
-            .case_exact()
-            .canonical(&["none", "server", "global"]),
-            ro(A::new(
-                "referenceTypes",
-                T::String,
-                "Used only with an attribute of type 'reference'.",
-            ))
-            .multi()
-            .case_exact(),
+            ro(A::new("mutability", T::String, "Indicates whether or not an attribute is modifiable."))
+                .case_exact()
+                .canonical(&["readOnly", "readWrite", "immutable", "writeOnly"]),
+            ro(A::new("returned", T::String, "Indicates when an attribute is returned in a response."))
+                .case_exact()
+                .canonical(&["always", "never", "default", "request"]),
+            ro(A::new("uniqueness", T::String, "Indicates how unique a value must be."))
+                .case_exact()
+                .canonical(&["none", "server", "global"]),
+            ro(A::new("referenceTypes", T::String, "Used only with an attribute of type 'reference'."))
+                .multi()
+                .case_exact(),
         ];
         if with_subs {
             subs.push(
-                ro(A::new(
-                    "subAttributes",
-                    T::Complex,
-                    "Used to define the sub-attributes of a complex attribute.",
-                ))
-                .multi(),
+                ro(A::new("subAttributes", T::Complex, "Used to define the sub-attributes of a complex attribute."))
+                    .multi(),
             );
         }
         subs
     };
-    let mut attributes = ro(A::new(
-        "attributes",
-        T::Complex,
-        "A complex attribute that includes the attributes of a schema.",
-    ))
-    .multi()
-    .required();
+    let mut attributes =
+        ro(A::new("attributes", T::Complex, "A complex attribute that includes the attributes of a schema."))
+            .multi()
+            .required();
     attributes.sub_attributes = attribute_subs(true);
     if let Some(sub) = attributes.sub_attributes.last_mut() {
         sub.sub_attributes = attribute_subs(false);
@@ -394,19 +409,9 @@ pub(super) fn meta_schemas() -> Vec<Schema> {
         name: "Schema".into(),
         description: "Specifies the schema attribute".into(),
         attributes: vec![
-            ro(A::new("id", T::String, "The unique URI of the schema."))
-                .required()
-                .case_exact(),
-            ro(A::new(
-                "name",
-                T::String,
-                "The schema's human-readable name.",
-            )),
-            ro(A::new(
-                "description",
-                T::String,
-                "The schema's human-readable description.",
-            )),
+            ro(A::new("id", T::String, "The unique URI of the schema.")).required().case_exact(),
+            ro(A::new("name", T::String, "The schema's human-readable name.")),
+            ro(A::new("description", T::String, "The schema's human-readable description.")),
             attributes,
         ],
     };

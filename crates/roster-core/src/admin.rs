@@ -416,7 +416,7 @@ impl Core {
         if !tokens::verify(secret, &key.secret_hash) {
             return Err(Error::Unauthorized(AuthFailure::Invalid));
         }
-        self.store.touch_api_key(&key.id, self.clock.now(), time::Duration::MINUTE).await?;
+        self.touch(&key.id, self.clock.now(), false).await?;
         Ok(AdminPrincipal::ApiKey { id: key.id, tenant: key.tenant, scope: key.scope })
     }
 

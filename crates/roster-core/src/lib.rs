@@ -3,6 +3,7 @@
 //! randomness from [`Clock`] and [`IdGen`]. Nothing here knows HTTP or SQL.
 
 pub mod admin;
+pub mod attributes;
 pub mod audit;
 pub mod bulk;
 pub mod clock;

@@ -112,6 +112,8 @@ pub struct Core {
     pub sp_config: ServiceProviderConfig,
     /// The provisioning log's writer for requests that change nothing.
     pub log: ProvisioningLogger,
+    /// When this process last recorded each token's or key's use (see [`Core::touch`]).
+    touched: Mutex<HashMap<String, time::OffsetDateTime>>,
     registries: RwLock<HashMap<TenantId, (i64, Arc<Registry>)>>,
 }
 
@@ -137,7 +139,15 @@ impl Core {
         sp_config: ServiceProviderConfig,
     ) -> Core {
         let log = ProvisioningLogger::new(store.clone());
-        Core { store, clock, ids, sp_config, log, registries: RwLock::new(HashMap::new()) }
+        Core {
+            store,
+            clock,
+            ids,
+            sp_config,
+            log,
+            touched: Mutex::new(HashMap::new()),
+            registries: RwLock::new(HashMap::new()),
+        }
     }
 
     /// The schema registry of a tenant, cached until its schema version changes.
@@ -193,9 +203,33 @@ impl Core {
         if token.expires_at.is_some_and(|t| t <= now) {
             return Err(Error::Unauthorized(AuthFailure::Expired));
         }
-        self.store.touch_token(&token.id, now, time::Duration::MINUTE).await?;
+        self.touch(&token.id, now, true).await?;
         let registry = self.registry(&tenant).await?;
         Ok(ScimCtx { tenant, registry, base_url, token: Some(token), request: None })
+    }
+
+    /// Records that a token (or admin API key) was used, at most once a minute per
+    /// credential and process: the in-memory check keeps the hot path free of writes, the
+    /// conditional update keeps several instances from writing more often either.
+    pub(crate) async fn touch(&self, id: &str, now: time::OffsetDateTime, is_token: bool) -> Result<()> {
+        let due = match self.touched.lock() {
+            Ok(mut seen) => {
+                let due = seen.get(id).is_none_or(|last| now - *last >= time::Duration::MINUTE);
+                if due {
+                    seen.insert(id.to_string(), now);
+                }
+                due
+            }
+            Err(_) => true,
+        };
+        if !due {
+            return Ok(());
+        }
+        if is_token {
+            self.store.touch_token(id, now, time::Duration::MINUTE).await
+        } else {
+            self.store.touch_api_key(id, now, time::Duration::MINUTE).await
+        }
     }
 
     fn projection(ctx: &ScimCtx, kind: ResourceKind, args: &ProjectionArgs) -> Result<Projection> {

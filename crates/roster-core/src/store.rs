@@ -302,8 +302,42 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Deletes provisioning-log rows older than `before`; returns how many.
     async fn prune_provisioning_log(&self, before: OffsetDateTime) -> Result<u64>;
 
+    /// Replaces a tenant's settings with its audit row, in one transaction. When the custom
+    /// extension's URN changes (`rename`: old and new), stored data moves to the new URN, so
+    /// no user loses its custom attributes; `registry` is the tenant's registry afterwards.
+    async fn change_tenant_settings(
+        &self,
+        tenant: TenantId,
+        settings: &TenantSettings,
+        registry: &Registry,
+        rename: Option<(String, String)>,
+        audit: AuditEntry,
+    ) -> Result<Tenant>;
+
     // Custom attributes.
     async fn custom_attributes(&self, tenant: TenantId) -> Result<Vec<CustomAttribute>>;
+    /// Adds a definition (a name already defined, in any case, is a Conflict) and bumps the
+    /// tenant's schema version.
+    async fn define_custom_attribute(
+        &self,
+        tenant: TenantId,
+        attribute: &CustomAttribute,
+        now: OffsetDateTime,
+        audit: AuditEntry,
+    ) -> Result<()>;
+    /// Removes a definition and every stored value of it (data of removed definitions is
+    /// never served again, and a later definition of the same name starts empty). `urn` is
+    /// the custom extension's; `registry` is the tenant's registry without the attribute.
+    /// `Ok(false)` when there is no such definition.
+    async fn remove_custom_attribute(
+        &self,
+        tenant: TenantId,
+        urn: &str,
+        name: &str,
+        registry: &Registry,
+        now: OffsetDateTime,
+        audit: AuditEntry,
+    ) -> Result<bool>;
 
     // Resources.
     /// Inserts a resource (and its initial members). A userName or group displayName

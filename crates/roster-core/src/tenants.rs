@@ -133,14 +133,9 @@ impl Core {
         self.store.tenant_by_slug(slug).await?.ok_or_else(|| Error::NotFound(format!("no tenant {slug:?}")))
     }
 
-    /// Replaces a tenant's settings (policies and the custom schema vendor).
+    /// Replaces a tenant's settings as Roster itself (tests, first start).
     pub async fn update_tenant_settings(&self, slug: &str, settings: TenantSettings) -> Result<Tenant> {
-        roster_scim::schema::validate_vendor(&settings.vendor)?;
-        if settings.max_tokens == 0 {
-            return Err(Error::Invalid("max_tokens must be at least 1".into()));
-        }
-        let tenant = self.tenant(slug).await?;
-        self.store.update_tenant_settings(tenant.id, &settings).await
+        self.change_settings(&crate::audit::Actor::system(), slug, settings).await
     }
 
     pub async fn tenants(&self) -> Result<Vec<Tenant>> {

@@ -244,17 +244,25 @@ pub fn render(
     derived: Derived,
 ) -> Map<String, Value> {
     let extensions = registry.extensions(kind);
+    // Only attributes the extension still defines are served: data of a definition removed
+    // since is never shown.
+    let ext_data: Vec<(&str, Map<String, Value>)> = extensions
+        .iter()
+        .filter_map(|ext| {
+            let attrs = data.get(&ext.id)?.as_object()?;
+            let kept: Map<String, Value> =
+                attrs.iter().filter(|(k, _)| ext.attribute(k).is_some()).map(|(k, v)| (k.clone(), v.clone())).collect();
+            (!kept.is_empty()).then_some((ext.id.as_str(), kept))
+        })
+        .collect();
     let mut schemas = vec![Value::String(kind.schema_urn().into())];
-    for ext in &extensions {
-        if data.get(&ext.id).is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty())) {
-            schemas.push(Value::String(ext.id.clone()));
-        }
-    }
+    schemas.extend(ext_data.iter().map(|(urn, _)| Value::String((*urn).to_string())));
     let mut out = Map::new();
     out.insert("schemas".into(), Value::Array(schemas));
     out.insert("id".into(), Value::String(id.into()));
+    // Core attributes; an object under a URN this resource type no longer has is skipped.
     for (k, v) in data {
-        if !extensions.iter().any(|e| &e.id == k) {
+        if !k.contains(':') {
             out.insert(k.clone(), v.clone());
         }
     }
@@ -267,10 +275,8 @@ pub fn render(
         };
         out.insert(name.into(), Value::Array(relations));
     }
-    for ext in &extensions {
-        if let Some(v) = data.get(&ext.id) {
-            out.insert(ext.id.clone(), v.clone());
-        }
+    for (urn, attrs) in ext_data {
+        out.insert(urn.to_string(), Value::Object(attrs));
     }
     let mut m = Map::new();
     m.insert("resourceType".into(), Value::String(kind.name().into()));

@@ -319,3 +319,104 @@ impl SqlStore {
             .collect()
     }
 }
+
+impl SqlStore {
+    pub(crate) async fn change_tenant_settings_impl(
+        &self,
+        tenant: TenantId,
+        settings: &TenantSettings,
+        registry: &roster_scim::Registry,
+        rename: Option<(String, String)>,
+        audit: AuditEntry,
+        now: OffsetDateTime,
+    ) -> Result<Tenant> {
+        let settings_json = serde_json::to_string(settings).map_err(Error::storage)?;
+        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let row = sqlx::query(
+            "UPDATE tenants SET schema_version = schema_version + 1, settings = $1 WHERE id = $2 \
+             RETURNING id, slug, settings, schema_version, created_at",
+        )
+        .bind(settings_json)
+        .bind(tenant)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| Error::NotFound("no such tenant".into()))?;
+        let updated = tenant_from_row(&row)?;
+        if let Some((old, new)) = rename {
+            self.rename_extension(&mut tx, tenant, registry, &old, &new, now).await?;
+        }
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(updated)
+    }
+
+    pub(crate) async fn define_custom_attribute_impl(
+        &self,
+        tenant: TenantId,
+        attribute: &CustomAttribute,
+        now: OffsetDateTime,
+        audit: AuditEntry,
+    ) -> Result<()> {
+        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO custom_attributes (tenant_id, name, name_key, type, multi_valued, description, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(tenant)
+        .bind(&attribute.name)
+        .bind(attribute.name.to_ascii_lowercase())
+        .bind(attribute.ty.as_str())
+        .bind(i64::from(attribute.multi_valued))
+        .bind(&attribute.description)
+        .bind(nanos(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                Error::Conflict(format!("a custom attribute named {:?} already exists", attribute.name))
+            } else {
+                db_err(e)
+            }
+        })?;
+        sqlx::query("UPDATE tenants SET schema_version = schema_version + 1 WHERE id = $1")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn remove_custom_attribute_impl(
+        &self,
+        tenant: TenantId,
+        urn: &str,
+        name: &str,
+        registry: &roster_scim::Registry,
+        now: OffsetDateTime,
+        audit: AuditEntry,
+    ) -> Result<bool> {
+        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let removed = sqlx::query("DELETE FROM custom_attributes WHERE tenant_id = $1 AND name_key = $2")
+            .bind(tenant)
+            .bind(name.to_ascii_lowercase())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        if removed == 0 {
+            return Ok(false);
+        }
+        self.purge_extension_attribute(&mut tx, tenant, registry, urn, name, now).await?;
+        sqlx::query("UPDATE tenants SET schema_version = schema_version + 1 WHERE id = $1")
+            .bind(tenant)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        insert_audit(&mut tx, &audit).await?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+}

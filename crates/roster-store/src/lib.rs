@@ -360,6 +360,37 @@ impl roster_core::Store for SqlStore {
     async fn prune_provisioning_log(&self, before: time::OffsetDateTime) -> Result<u64, Error> {
         self.prune_provisioning_log_impl(before).await
     }
+    async fn change_tenant_settings(
+        &self,
+        tenant: roster_core::TenantId,
+        settings: &roster_core::TenantSettings,
+        registry: &roster_scim::Registry,
+        rename: Option<(String, String)>,
+        audit: roster_core::audit::AuditEntry,
+    ) -> Result<roster_core::Tenant, Error> {
+        let now = audit.at;
+        self.change_tenant_settings_impl(tenant, settings, registry, rename, audit, now).await
+    }
+    async fn define_custom_attribute(
+        &self,
+        tenant: roster_core::TenantId,
+        attribute: &roster_scim::schema::CustomAttribute,
+        now: time::OffsetDateTime,
+        audit: roster_core::audit::AuditEntry,
+    ) -> Result<(), Error> {
+        self.define_custom_attribute_impl(tenant, attribute, now, audit).await
+    }
+    async fn remove_custom_attribute(
+        &self,
+        tenant: roster_core::TenantId,
+        urn: &str,
+        name: &str,
+        registry: &roster_scim::Registry,
+        now: time::OffsetDateTime,
+        audit: roster_core::audit::AuditEntry,
+    ) -> Result<bool, Error> {
+        self.remove_custom_attribute_impl(tenant, urn, name, registry, now, audit).await
+    }
     async fn custom_attributes(
         &self,
         tenant: roster_core::TenantId,

@@ -657,3 +657,91 @@ impl SqlStore {
         Ok(out)
     }
 }
+
+impl SqlStore {
+    /// Users whose value index has a row at `path` with (optionally) this comparison key.
+    async fn users_with_value(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: TenantId,
+        path: &str,
+        key: Option<&str>,
+    ) -> Result<Vec<StoredResource>> {
+        let mut sql = Sql::new(self.backend);
+        sql.push(&format!("SELECT {RESOURCE_COLUMNS} FROM resources r WHERE r.tenant_id = "));
+        sql.bind_int(tenant);
+        sql.push(
+            " AND r.kind = 1 AND EXISTS (SELECT 1 FROM resource_values v WHERE v.resource_pk = r.pk AND v.path = ",
+        );
+        sql.bind_text(path);
+        if let Some(key) = key {
+            sql.push(" AND v.str = ").bind_text(key);
+        }
+        sql.push(")");
+        query(sql).fetch_all(&mut *conn).await.map_err(db_err)?.iter().map(resource_from_row).collect()
+    }
+
+    fn maintenance_scope<'r>(
+        tenant: TenantId,
+        registry: &'r roster_scim::Registry,
+        now: time::OffsetDateTime,
+    ) -> WriteScope<'r> {
+        WriteScope {
+            tenant,
+            registry,
+            now,
+            rules: roster_core::store::MemberRules { unknown: UnknownMembers::Skip, nested_groups: false },
+        }
+    }
+
+    /// Deletes every stored value of an extension attribute (its definition is going away).
+    pub(crate) async fn purge_extension_attribute(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: TenantId,
+        registry: &roster_scim::Registry,
+        urn: &str,
+        name: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<()> {
+        let scope = Self::maintenance_scope(tenant, registry, now);
+        for mut user in self.users_with_value(conn, tenant, &format!("{urn}:{name}"), None).await? {
+            let old_version = user.version;
+            if let Some(Value::Object(ext)) = user.data.get_mut(urn) {
+                ext.remove(name);
+                if ext.is_empty() {
+                    user.data.remove(urn);
+                }
+            }
+            user.version += 1;
+            user.last_modified = now;
+            self.write_data(conn, &scope, &user, old_version).await?;
+        }
+        Ok(())
+    }
+
+    /// Moves stored extension data from `old` to `new` (the tenant renamed its vendor).
+    pub(crate) async fn rename_extension(
+        &self,
+        conn: &mut AnyConnection,
+        tenant: TenantId,
+        registry: &roster_scim::Registry,
+        old: &str,
+        new: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<()> {
+        let scope = Self::maintenance_scope(tenant, registry, now);
+        let key = text::fold(old);
+        for mut user in self.users_with_value(conn, tenant, "schemas", Some(&key)).await? {
+            let old_version = user.version;
+            if let Some(v) = user.data.remove(old) {
+                user.data.insert(new.to_string(), v);
+            }
+            user.data = roster_scim::resource::canonical_order(registry, ResourceKind::User, user.data);
+            user.version += 1;
+            user.last_modified = now;
+            self.write_data(conn, &scope, &user, old_version).await?;
+        }
+        Ok(())
+    }
+}

@@ -42,6 +42,9 @@ pub enum Command {
     /// Manage SCIM tokens
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Manage the tenant's custom User attributes
+    #[command(subcommand)]
+    Attribute(AttributeCommand),
     /// Show the audit trail (newest first)
     Audit(AuditArgs),
     /// Show the provisioning log of SCIM requests (newest first)
@@ -51,6 +54,64 @@ pub enum Command {
     Admin(AdminCommand),
     /// Apply database migrations and exit
     Migrate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AttributeCommand {
+    /// Define a custom attribute (it appears in /Schemas at once)
+    Define {
+        name: String,
+        /// string, boolean, integer, decimal, dateTime or reference
+        #[arg(long = "type")]
+        ty: String,
+        #[arg(long)]
+        multi_valued: bool,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the custom attributes and the extension URN
+    List {
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a custom attribute and every stored value of it
+    Remove {
+        name: String,
+        #[arg(long, default_value = DEFAULT_TENANT)]
+        tenant: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct TenantSet {
+    pub slug: String,
+    /// The <vendor> of the custom extension urn:ietf:params:scim:schemas:extension:<vendor>:2.0:User
+    #[arg(long)]
+    pub vendor: Option<String>,
+    /// reject (default) or allow
+    #[arg(long)]
+    pub username_changes: Option<String>,
+    /// lenient (default) or strict
+    #[arg(long)]
+    pub unknown_attributes: Option<String>,
+    /// skip (default) or reject
+    #[arg(long)]
+    pub unknown_members: Option<String>,
+    #[arg(long)]
+    pub nested_groups: Option<bool>,
+    /// resource (default: 200 with the group) or no_content (204)
+    #[arg(long)]
+    pub group_patch_response: Option<String>,
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -161,6 +222,14 @@ pub enum TenantCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show a tenant's settings
+    Show {
+        slug: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change a tenant's settings
+    Set(TenantSet),
 }
 
 #[derive(Debug, Subcommand)]
@@ -279,6 +348,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         println!("Created tenant {} (SCIM base URL {url})", t.slug);
                     }
                 }
+                TenantCommand::Show { slug, json } => crate::commands::tenant_show(&core, &config, &slug, json).await?,
+                TenantCommand::Set(args) => crate::commands::tenant_set(&core, &config, args).await?,
                 TenantCommand::List { json } => {
                     let tenants = core.tenants().await?;
                     if json {
@@ -299,6 +370,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Token(cmd) => {
             let (core, _) = crate::open(&config).await?;
             crate::commands::token(&core, &config, cmd).await
+        }
+        Command::Attribute(cmd) => {
+            let (core, _) = crate::open(&config).await?;
+            crate::commands::attribute(&core, cmd).await
         }
         Command::Audit(args) => {
             let (core, _) = crate::open(&config).await?;

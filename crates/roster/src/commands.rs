@@ -279,3 +279,89 @@ pub async fn admin(core: &Core, cmd: AdminCommand) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+pub async fn attribute(core: &Core, cmd: crate::cli::AttributeCommand) -> anyhow::Result<()> {
+    use crate::cli::AttributeCommand;
+    let actor = Actor::cli();
+    match cmd {
+        AttributeCommand::Define { name, ty, multi_valued, description, tenant, json } => {
+            let view = core.define_attribute(&actor, &tenant, &name, &ty, multi_valued, &description).await?;
+            if json {
+                println!("{}", serde_json::to_string(&view)?);
+            } else {
+                println!(
+                    "defined {} ({}{}); IdPs map it as\n  {}",
+                    view.name,
+                    view.ty,
+                    if view.multi_valued { ", multi-valued" } else { "" },
+                    view.path
+                );
+            }
+        }
+        AttributeCommand::List { tenant, json } => {
+            let schema = core.custom_schema(&tenant).await?;
+            if json {
+                println!("{}", serde_json::to_string(&schema)?);
+            } else {
+                println!("custom extension: {}", schema.urn);
+                for a in schema.attributes {
+                    println!(
+                        "  {:<24} {:<10} {:<6} {}",
+                        a.name,
+                        a.ty,
+                        if a.multi_valued { "multi" } else { "" },
+                        a.description
+                    );
+                }
+            }
+        }
+        AttributeCommand::Remove { name, tenant } => {
+            core.remove_attribute(&actor, &tenant, &name).await?;
+            println!("removed {name} and its stored values");
+        }
+    }
+    Ok(())
+}
+
+fn print_tenant(tenant: &roster_core::Tenant, config: &Config, json: bool) -> anyhow::Result<()> {
+    let url = roster_core::tenants::target_url(&config.public_url(), &tenant.slug);
+    if json {
+        println!("{}", json!({"slug": tenant.slug, "target_url": url, "settings": tenant.settings}));
+    } else {
+        println!("tenant {} (SCIM base URL {url})", tenant.slug);
+        let settings = serde_json::to_value(&tenant.settings)?;
+        if let Some(o) = settings.as_object() {
+            for (k, v) in o {
+                println!("  {k:<22} {v}");
+            }
+        }
+    }
+    Ok(())
+}
+
+pub async fn tenant_show(core: &Core, config: &Config, slug: &str, json: bool) -> anyhow::Result<()> {
+    print_tenant(&core.tenant(slug).await?, config, json)
+}
+
+pub async fn tenant_set(core: &Core, config: &Config, args: crate::cli::TenantSet) -> anyhow::Result<()> {
+    let tenant = core.tenant(&args.slug).await?;
+    let mut settings = serde_json::to_value(&tenant.settings)?;
+    let mut set = |key: &str, value: Option<serde_json::Value>| {
+        if let Some(v) = value {
+            settings[key] = v;
+        }
+    };
+    let normalized =
+        |s: Option<String>| s.map(|s| serde_json::Value::String(s.trim().to_ascii_lowercase().replace('-', "_")));
+    set("vendor", args.vendor.map(serde_json::Value::String));
+    set("username_changes", normalized(args.username_changes));
+    set("unknown_attributes", normalized(args.unknown_attributes));
+    set("unknown_members", normalized(args.unknown_members));
+    set("nested_groups", args.nested_groups.map(serde_json::Value::Bool));
+    set("group_patch_response", normalized(args.group_patch_response));
+    set("max_tokens", args.max_tokens.map(serde_json::Value::from));
+    let settings: roster_core::TenantSettings =
+        serde_json::from_value(settings).map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
+    let updated = core.change_settings(&Actor::cli(), &args.slug, settings).await?;
+    print_tenant(&updated, config, args.json)
+}

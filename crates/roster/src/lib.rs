@@ -30,6 +30,8 @@ pub async fn open(config: &Config) -> anyhow::Result<(Arc<Core>, SqlStore)> {
         Arc::new(RandomIds),
         ServiceProviderConfig::default(),
     );
+    // Every command sees the tenant `default` that the first start creates.
+    core.ensure_tenant(roster_core::tenants::DEFAULT_TENANT).await?;
     Ok((Arc::new(core), store))
 }
 

@@ -17,6 +17,7 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use roster_core::admin::{AdminPrincipal, TokenView};
+use roster_core::attributes::AttributeView;
 use roster_core::audit::{AuditEvent, AuditQuery, AuditRecord, ProvisioningQuery, ProvisioningRecord};
 use roster_core::tenants::{Expiry, IssuedToken, target_url};
 use roster_core::{Error, Idp, Tenant, TenantSettings};
@@ -83,6 +84,9 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/tenants/{tenant}/tokens/{id}/enable", post(enable_token))
         .route("/tenants/{tenant}/tokens/{id}/disable", post(disable_token))
         .route("/tenants/{tenant}/tokens/{id}/renew", post(renew_token))
+        .route("/tenants/{tenant}/settings", axum::routing::patch(update_settings))
+        .route("/tenants/{tenant}/attributes", get(list_attributes).post(define_attribute))
+        .route("/tenants/{tenant}/attributes/{name}", axum::routing::delete(remove_attribute))
         .route("/tenants/{tenant}/audit", get(tenant_audit))
         .route("/tenants/{tenant}/provisioning-log", get(provisioning_log))
         .route("/audit", get(installation_audit))
@@ -424,4 +428,91 @@ pub async fn provisioning_log(
     let requests = app.core.provisioning_log(&q).await?;
     let next_before = if requests.len() == limit as usize { requests.last().map(|r| r.id) } else { None };
     Ok(Json(LogPage { requests, next_before }))
+}
+
+#[utoipa::path(patch, path = "/admin/api/tenants/{tenant}/settings", tag = "tenants",
+    request_body(content = Object, description = "the settings to change (any subset of TenantSettings)"),
+    responses((status = 200, body = TenantView), (status = 400, description = "an invalid value")))]
+pub async fn update_settings(
+    State(app): State<AppState>,
+    Extension(Principal(principal)): Extension<Principal>,
+    Path(slug): Path<String>,
+    Json(changes): Json<serde_json::Value>,
+) -> ApiResult<Json<TenantView>> {
+    require_write(&principal)?;
+    let tenant = tenant_for(&app, &principal, &slug).await?;
+    let serde_json::Value::Object(changes) = changes else {
+        return Err(Error::Invalid("send a JSON object of the settings to change".into()).into());
+    };
+    let mut merged = serde_json::to_value(&tenant.settings).map_err(Error::storage)?;
+    for (k, v) in changes {
+        match merged.get_mut(&k) {
+            Some(slot) => *slot = v,
+            None => return Err(Error::Invalid(format!("{k:?} is not a tenant setting")).into()),
+        }
+    }
+    let settings: TenantSettings =
+        serde_json::from_value(merged).map_err(|e| Error::Invalid(format!("invalid settings: {e}")))?;
+    let updated = app.core.change_settings(&principal.actor(), &tenant.slug, settings).await?;
+    Ok(Json(tenant_view(&app, updated)))
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct AttributesView {
+    /// The tenant's custom extension URN.
+    pub urn: String,
+    pub attributes: Vec<AttributeView>,
+}
+
+#[utoipa::path(get, path = "/admin/api/tenants/{tenant}/attributes", tag = "attributes", responses((status = 200, body = AttributesView)))]
+pub async fn list_attributes(
+    State(app): State<AppState>,
+    Extension(Principal(principal)): Extension<Principal>,
+    Path(slug): Path<String>,
+) -> ApiResult<Json<AttributesView>> {
+    let tenant = tenant_for(&app, &principal, &slug).await?;
+    let schema = app.core.custom_schema(&tenant.slug).await?;
+    Ok(Json(AttributesView { urn: schema.urn, attributes: schema.attributes }))
+}
+
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+pub struct NewAttribute {
+    pub name: String,
+    /// string, boolean, integer, decimal, dateTime or reference.
+    #[serde(rename = "type")]
+    pub ty: String,
+    #[serde(default)]
+    pub multi_valued: bool,
+    #[serde(default)]
+    pub description: String,
+}
+
+#[utoipa::path(post, path = "/admin/api/tenants/{tenant}/attributes", tag = "attributes", request_body = NewAttribute,
+    responses((status = 201, body = AttributeView), (status = 409, description = "the name is taken")))]
+pub async fn define_attribute(
+    State(app): State<AppState>,
+    Extension(Principal(principal)): Extension<Principal>,
+    Path(slug): Path<String>,
+    Json(body): Json<NewAttribute>,
+) -> ApiResult<(StatusCode, Json<AttributeView>)> {
+    require_write(&principal)?;
+    let tenant = tenant_for(&app, &principal, &slug).await?;
+    let view = app
+        .core
+        .define_attribute(&principal.actor(), &tenant.slug, &body.name, &body.ty, body.multi_valued, &body.description)
+        .await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[utoipa::path(delete, path = "/admin/api/tenants/{tenant}/attributes/{name}", tag = "attributes",
+    responses((status = 204, description = "removed, with every stored value")))]
+pub async fn remove_attribute(
+    State(app): State<AppState>,
+    Extension(Principal(principal)): Extension<Principal>,
+    Path((slug, name)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    require_write(&principal)?;
+    let tenant = tenant_for(&app, &principal, &slug).await?;
+    app.core.remove_attribute(&principal.actor(), &tenant.slug, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

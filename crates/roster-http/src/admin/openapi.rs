@@ -22,11 +22,16 @@ use utoipa::OpenApi;
         super::tenant_audit,
         super::installation_audit,
         super::provisioning_log,
+        super::update_settings,
+        super::list_attributes,
+        super::define_attribute,
+        super::remove_attribute,
     ),
     tags(
         (name = "session", description = "Sign in and out (portal sessions); API keys need neither."),
         (name = "tenants"),
         (name = "tokens", description = "SCIM bearer tokens: at most 2 per tenant by default."),
+        (name = "attributes", description = "The tenant's custom User extension."),
         (name = "audit"),
         (name = "provisioning log"),
     )

@@ -3,6 +3,7 @@
 //! roster-core's services; errors become SCIM error bodies in one place ([`response`]).
 
 pub mod admin;
+pub mod lenient;
 pub mod response;
 pub mod scim;
 
@@ -81,20 +82,18 @@ pub fn router(state: AppState) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves; requests in flight finish
-/// before this returns.
+/// Serves the application on `listener` until `shutdown` resolves; requests in flight
+/// finish before this returns. Request lines with raw spaces or quotes in their target are
+/// accepted (see [`lenient`]), and trailing slashes are trimmed before routing, so
+/// `/scim/v2/t/` and `/Users/` work too.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Trailing slashes are trimmed before routing, so `/scim/v2/t/` and `/Users/` work too.
     let app =
         tower::Layer::layer(&tower_http::normalize_path::NormalizePathLayer::trim_trailing_slash(), router(state));
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<std::net::SocketAddr>(app),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
+    let service =
+        axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<lenient::ClientAddr>(app);
+    axum::serve(lenient::LenientListener(listener), service).with_graceful_shutdown(shutdown).await
 }

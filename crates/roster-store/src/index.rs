@@ -36,7 +36,11 @@ pub(crate) fn column_attribute(kind: ResourceKind, name: &str) -> bool {
     )
 }
 
-pub(crate) fn columns(kind: ResourceKind, data: &Map<String, Value>) -> Columns {
+/// The longest key a column index holds: PostgreSQL refuses B-tree rows above about 2.7 KB,
+/// so the identifiers kept in indexed columns are bounded well below that.
+pub(crate) const MAX_KEY_BYTES: usize = 1024;
+
+pub(crate) fn columns(kind: ResourceKind, data: &Map<String, Value>) -> roster_core::Result<Columns> {
     let text_of = |name: &str| data.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
     let (unique, display) = match kind {
         ResourceKind::User => {
@@ -53,13 +57,28 @@ pub(crate) fn columns(kind: ResourceKind, data: &Map<String, Value>) -> Columns 
             (name.clone(), name)
         }
     };
-    Columns {
+    let columns = Columns {
         unique_key: text::fold(&unique),
         external_id: data.get("externalId").and_then(Value::as_str).map(|s| text::nfc(s).into_owned()),
         active: data.get("active").and_then(Value::as_bool).map(i64::from),
         display_key: text::fold(&display),
         display,
+    };
+    let too_long = |what: &str, key: &str| {
+        (key.len() > MAX_KEY_BYTES).then(|| {
+            roster_core::Error::Scim(roster_scim::ScimError::invalid_value(format!(
+                "{what} is too long: at most {MAX_KEY_BYTES} bytes"
+            )))
+        })
+    };
+    let unique_name = if kind == ResourceKind::User { "userName" } else { "displayName" };
+    if let Some(e) = too_long(unique_name, &columns.unique_key)
+        .or_else(|| too_long("displayName", &columns.display_key))
+        .or_else(|| columns.external_id.as_deref().and_then(|x| too_long("externalId", x)))
+    {
+        return Err(e);
     }
+    Ok(columns)
 }
 
 /// The comparison key of a value under its definition: what both the index rows and the
@@ -164,7 +183,8 @@ mod tests {
 
     #[test]
     fn columns_fold_the_unique_key_and_fall_back_to_user_name_for_display() {
-        let c = columns(ResourceKind::User, json!({"userName": "ÉMILE@X", "active": false}).as_object().unwrap());
+        let c =
+            columns(ResourceKind::User, json!({"userName": "ÉMILE@X", "active": false}).as_object().unwrap()).unwrap();
         assert_eq!(c.unique_key, "émile@x");
         assert_eq!(c.display, "ÉMILE@X");
         assert_eq!(c.active, Some(0));

@@ -5,6 +5,7 @@
 
 mod accounts;
 mod admin;
+mod copy;
 mod index;
 mod journal;
 mod resources;
@@ -20,6 +21,7 @@ use sqlx::{Any, AnyPool, Executor};
 
 use roster_core::Error;
 
+pub use copy::CopyReport;
 pub use sql::Backend;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -196,6 +198,9 @@ fn query(sql: sql::Sql) -> Query<'static, Any, AnyArguments> {
             // type then rejects the next real `f64` ("incorrect binary data format"). An
             // `f32` NULL arrives as float8. Revisit when sqlx is upgraded.
             sql::Arg::NullFloat => q.bind(Option::<f32>::None),
+            sql::Arg::Bytes(b) => q.bind(b),
+            sql::Arg::NullInt => q.bind(Option::<i64>::None),
+            sql::Arg::NullBytes => q.bind(Option::<Vec<u8>>::None),
         };
     }
     q

@@ -53,7 +53,7 @@ impl SqlStore {
         journal: Journal<'_>,
     ) -> Result<(StoredResource, MemberReport)> {
         let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
-        let cols = columns(resource.kind, &resource.data);
+        let cols = columns(resource.kind, &resource.data)?;
         let data_text = serde_json::to_string(&resource.data).map_err(Error::storage)?;
         let now = nanos(scope.now);
         let pk: i64 = sqlx::query_scalar(
@@ -193,7 +193,7 @@ impl SqlStore {
         updated: &StoredResource,
         expected_version: i64,
     ) -> Result<()> {
-        let cols = columns(updated.kind, &updated.data);
+        let cols = columns(updated.kind, &updated.data)?;
         let data_text = serde_json::to_string(&updated.data).map_err(Error::storage)?;
         let result = sqlx::query(
             "UPDATE resources SET unique_key = $1, external_id = $2, active = $3, display = $4, display_key = $5, \

@@ -108,7 +108,7 @@ pub struct TestApp {
     pub token: String,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<tokio::task::JoinHandle<()>>,
-    db: TestDb,
+    db: Arc<TestDb>,
 }
 
 impl TestApp {
@@ -118,29 +118,11 @@ impl TestApp {
 
     /// Starts an app whose `default` tenant has `settings`.
     pub async fn spawn_with(backend: Backend, settings: TenantSettings) -> TestApp {
-        let db = TestDb::new(backend);
-        let store = db.connect().await;
-        let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
-        let core = Arc::new(Core::new(
-            Arc::new(store.clone()),
-            clock.clone(),
-            Arc::new(RandomIds),
-            ServiceProviderConfig::default(),
-        ));
-        core.ensure_tenant(DEFAULT_TENANT).await.expect("default tenant");
-        core.update_tenant_settings(DEFAULT_TENANT, settings).await.expect("tenant settings");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let public_url = format!("http://{addr}");
-        let state = AppState::new(core.clone(), HttpConfig { public_url: public_url.clone(), ..Default::default() });
-        let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(async move {
-            roster_http::serve(listener, state, async {
-                let _ = rx.await;
-            })
-            .await
-            .expect("serve");
-        });
+        let db = Arc::new(TestDb::new(backend));
+        let (core, store, clock, public_url, addr, shutdown, server) = Self::start(&db).await;
+        if settings != TenantSettings::default() {
+            core.update_tenant_settings(DEFAULT_TENANT, settings).await.expect("tenant settings");
+        }
         let issued = core
             .issue_token(&Actor::system(), DEFAULT_TENANT, Idp::Okta, "test", Expiry::DEFAULT, &public_url)
             .await
@@ -155,10 +137,69 @@ impl TestApp {
             clock,
             scim,
             token: issued.token,
-            shutdown: Some(tx),
+            shutdown: Some(shutdown),
             server: Some(server),
             db,
         }
+    }
+
+    /// A second Roster instance on the same database (a second node behind a load
+    /// balancer), with its own process state; its client uses this app's token.
+    pub async fn second_instance(&self) -> TestApp {
+        let (core, store, clock, public_url, addr, shutdown, server) = Self::start(&self.db).await;
+        let scim = ScimClient::new(&format!("{public_url}/scim/v2/{DEFAULT_TENANT}"), Some(&self.token));
+        TestApp {
+            backend: self.backend,
+            addr,
+            public_url,
+            core,
+            store,
+            clock,
+            scim,
+            token: self.token.clone(),
+            shutdown: Some(shutdown),
+            server: Some(server),
+            db: self.db.clone(),
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn start(
+        db: &TestDb,
+    ) -> (Arc<Core>, SqlStore, Arc<ManualClock>, String, SocketAddr, oneshot::Sender<()>, tokio::task::JoinHandle<()>)
+    {
+        let store = db.connect().await;
+        let clock = Arc::new(ManualClock::new(time::OffsetDateTime::now_utc()));
+        let core = Arc::new(Core::new(
+            Arc::new(store.clone()),
+            clock.clone(),
+            Arc::new(RandomIds),
+            ServiceProviderConfig::default(),
+        ));
+        core.ensure_tenant(DEFAULT_TENANT).await.expect("default tenant");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let public_url = format!("http://{addr}");
+        let state = AppState::new(core.clone(), HttpConfig { public_url: public_url.clone(), ..Default::default() });
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            roster_http::serve(listener, state, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("serve");
+        });
+        (core, store, clock, public_url, addr, tx, server)
+    }
+
+    /// An admin API client authenticated with a new installation-wide admin key.
+    pub async fn admin(&self) -> AdminClient {
+        let key = self
+            .core
+            .create_api_key(&Actor::system(), "test", None, roster_core::store::KeyScope::Admin)
+            .await
+            .expect("api key");
+        AdminClient { http: reqwest::Client::new(), base: format!("{}/admin/api", self.public_url), key: Some(key.key) }
     }
 
     /// The SCIM base URL of a tenant.
@@ -198,6 +239,42 @@ impl Drop for TestApp {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
+    }
+}
+
+/// A client of the admin JSON API.
+#[derive(Debug, Clone)]
+pub struct AdminClient {
+    pub http: reqwest::Client,
+    /// `http://127.0.0.1:PORT/admin/api`
+    pub base: String,
+    /// The admin API key sent as a bearer token, if any.
+    pub key: Option<String>,
+}
+
+impl AdminClient {
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let mut rb = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(k) = &self.key {
+            rb = rb.header("Authorization", format!("Bearer {k}"));
+        }
+        rb
+    }
+
+    pub async fn get(&self, path: &str) -> Resp {
+        ScimClient::send(self.request(reqwest::Method::GET, path)).await
+    }
+
+    pub async fn post(&self, path: &str, body: &Value) -> Resp {
+        ScimClient::send(self.request(reqwest::Method::POST, path).json(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: &Value) -> Resp {
+        ScimClient::send(self.request(reqwest::Method::PATCH, path).json(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> Resp {
+        ScimClient::send(self.request(reqwest::Method::DELETE, path)).await
     }
 }
 

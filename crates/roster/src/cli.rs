@@ -54,6 +54,15 @@ pub enum Command {
     Admin(AdminCommand),
     /// Apply database migrations and exit
     Migrate,
+    /// Copy the whole installation into another (empty) database, e.g. SQLite to PostgreSQL
+    Copy {
+        /// The source database URL (default: the configured database)
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
+        /// The target database URL; it is migrated first and must be empty
+        #[arg(long, value_name = "URL")]
+        to: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -334,6 +343,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (_, store) = crate::open(&config).await?;
             store.migrate().await?;
             println!("database is up to date");
+            Ok(())
+        }
+        Command::Copy { from, to } => {
+            let from = from.unwrap_or_else(|| config.database_url());
+            let options = roster_store::StoreOptions::default();
+            let source = roster_store::SqlStore::connect(&from, &options)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", redact(&from)))?;
+            let target = roster_store::SqlStore::connect(&to, &options)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", redact(&to)))?;
+            let report = source.copy_into(&target).await?;
+            for (table, rows) in report {
+                println!("{table:<20} {rows} rows");
+            }
+            println!("copied {} to {}", redact(&from), redact(&to));
             Ok(())
         }
         Command::Tenant(cmd) => {

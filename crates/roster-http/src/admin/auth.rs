@@ -1,7 +1,7 @@
 //! Who is calling the admin API: a session cookie (with `X-CSRF-Token` on changes) or an
 //! admin API key. Sign-in is rate-limited per client address.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -49,8 +49,8 @@ impl SignInLimiter {
 /// The client address: the TCP peer (proxies are not trusted by default).
 pub fn client_ip(req_extensions: &axum::http::Extensions) -> IpAddr {
     req_extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip())
+        .get::<ConnectInfo<crate::lenient::ClientAddr>>()
+        .map(|ConnectInfo(addr)| addr.0.ip())
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 

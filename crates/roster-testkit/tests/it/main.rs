@@ -2,4 +2,19 @@
 //! 127.0.0.1:0, on SQLite and (with ROSTER_TEST_POSTGRES_URL) PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod support;
+
+mod auth;
+mod bulk;
+mod compat;
+mod concurrency;
+mod discovery;
+mod errors;
+mod etags;
+mod filters;
+mod groups;
+mod instances;
+mod paging;
+mod projection;
 mod smoke;
+mod users;

@@ -214,11 +214,14 @@ pub struct NewToken {
 
 #[async_trait]
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Whether the database answers and every embedded migration is applied.
+    async fn ready(&self) -> Result<()>;
+
     // Tenants.
     async fn create_tenant(&self, slug: &str, settings: &TenantSettings, now: OffsetDateTime) -> Result<Tenant>;
     async fn tenant_by_slug(&self, slug: &str) -> Result<Option<Tenant>>;
     async fn tenants(&self) -> Result<Vec<Tenant>>;
-    /// Replaces a tenant's settings; bumps its schema version when the vendor changes.
+    /// Replaces a tenant's settings; bumps its schema version (cached registries refresh).
     async fn update_tenant_settings(&self, tenant: TenantId, settings: &TenantSettings) -> Result<Tenant>;
 
     // SCIM tokens.
@@ -370,7 +373,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         journal: Journal<'_>,
     ) -> Result<Option<StoredResource>>;
     async fn query(&self, tenant: TenantId, query: &Query<'_>) -> Result<Page>;
-    /// Members of each group (by storage key), in the order they were added.
+    /// Members of each group (by storage key), in the order the members were created.
     async fn members_of(&self, tenant: TenantId, groups: &[i64]) -> Result<HashMap<i64, Vec<Related>>>;
     /// Groups each user (by storage key) belongs to directly.
     async fn groups_of(&self, tenant: TenantId, users: &[i64]) -> Result<HashMap<i64, Vec<Related>>>;

@@ -62,13 +62,24 @@ impl AppState {
     }
 }
 
+/// `/readyz`: 200 when the database answers and its schema is current, 503 otherwise.
+async fn readyz(axum::extract::State(app): axum::extract::State<AppState>) -> (http::StatusCode, String) {
+    match app.core.store.ready().await {
+        Ok(()) => (http::StatusCode::OK, "ready".into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "not ready");
+            (http::StatusCode::SERVICE_UNAVAILABLE, "not ready".into())
+        }
+    }
+}
+
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
     let app = Router::new()
         .nest("/scim/v2/{tenant}", scim::logged_routes(state.clone()))
         .nest("/admin/api", admin::routes(state.clone()))
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .with_state(state);
     // Layers run outside-in in the reverse order of these calls: the request id is set
     // first so every later layer (and every log line) sees it; panics become SCIM 500s.

@@ -208,6 +208,24 @@ fn query(sql: sql::Sql) -> Query<'static, Any, AnyArguments> {
 
 #[async_trait::async_trait]
 impl roster_core::Store for SqlStore {
+    async fn ready(&self) -> Result<(), Error> {
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let expected = migrator.iter().map(|m| m.version).max().unwrap_or(0);
+        let applied: Option<i64> = sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.read)
+            .await
+            .map_err(db_err)?;
+        if applied.unwrap_or(0) < expected {
+            return Err(Error::Storage(format!(
+                "migrations pending: database at {applied:?}, binary expects {expected}"
+            )));
+        }
+        Ok(())
+    }
+
     async fn create_tenant(
         &self,
         slug: &str,

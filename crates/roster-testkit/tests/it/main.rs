@@ -2,8 +2,9 @@
 //! 127.0.0.1:0, on SQLite and (with ROSTER_TEST_POSTGRES_URL) PostgreSQL.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod support;
-
+mod admin_api;
+mod attributes;
+mod audit;
 mod auth;
 mod bulk;
 mod compat;
@@ -16,5 +17,8 @@ mod groups;
 mod instances;
 mod paging;
 mod projection;
+mod provisioning_log;
 mod smoke;
+mod support;
+mod tokens;
 mod users;

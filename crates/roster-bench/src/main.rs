@@ -405,7 +405,7 @@ async fn main() -> anyhow::Result<()> {
         rows.push(
             run(&server, &format!("(d) PATCH group of {m}: add 1 member"), c, n, secs, move |i| {
                 let id = &ids[(m + (i as usize % spare)).min(ids.len() - 1)];
-                let op = if (i / spare as u64) % 2 == 0 { "add" } else { "remove" };
+                let op = if (i / spare as u64).is_multiple_of(2) { "add" } else { "remove" };
                 let body = if op == "add" {
                     json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
                         "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]})

@@ -73,6 +73,32 @@ impl IntoResponse for ApiError {
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// Errors the framework produces (a body that does not parse, a wrong method) come back in
+/// the API's own JSON error shape.
+async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let response = next.run(req).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let allow = response.headers().get(axum::http::header::ALLOW).cloned();
+    let bytes = axum::body::to_bytes(response.into_body(), 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&bytes).trim().to_string();
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_string() } else { text };
+    // 422 (a body of the wrong shape) is a plain bad request for API clients.
+    let status = if status == StatusCode::UNPROCESSABLE_ENTITY { StatusCode::BAD_REQUEST } else { status };
+    let mut out = (status, Json(json!({"error": message, "status": status.as_u16()}))).into_response();
+    if let Some(allow) = allow {
+        out.headers_mut().insert(axum::http::header::ALLOW, allow);
+    }
+    out
+}
+
 pub fn routes(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/session", post(auth::sign_in).delete(auth::sign_out))
@@ -93,6 +119,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError(Error::NotFound("no such admin API endpoint".into())) })
         .layer(axum::middleware::from_fn_with_state(state, auth::resolve_principal))
+        .layer(axum::middleware::from_fn(json_errors))
 }
 
 /// A tenant as the admin API shows it.

@@ -82,7 +82,11 @@ pub async fn log_requests(State(app): State<AppState>, mut req: Request, next: N
     let info = RequestInfo {
         request_id,
         method: req.method().to_string(),
-        path: req.uri().path().to_string(),
+        // The full path (the SCIM router is nested, so the request's own URI lacks the prefix).
+        path: req
+            .extensions()
+            .get::<axum::extract::OriginalUri>()
+            .map_or_else(|| req.uri().path().to_string(), |o| o.0.path().to_string()),
         started: Instant::now(),
     };
     let slot = LogSlot { info: info.clone(), data: Arc::new(Mutex::new(LogData::default())) };

@@ -39,7 +39,7 @@ async fn every_write_gets_a_row_with_a_one_line_summary() {
         let row = last(&app, &admin).await;
         assert_eq!(row["method"], "POST");
         // The path within the tenant's SCIM base, without the query.
-        assert_eq!(row["path"], "/Users");
+        assert_eq!(row["path"], "/scim/v2/default/Users");
         assert_eq!(row["resource_type"], "User");
         assert_eq!(row["resource_id"], jdoe.as_str());
         assert_eq!(row["summary"], "user jdoe created");
@@ -56,7 +56,7 @@ async fn every_write_gets_a_row_with_a_one_line_summary() {
         let row = last(&app, &admin).await;
         assert_eq!(row["summary"], "user jdoe deactivated");
         assert_eq!(row["method"], "PATCH");
-        assert_eq!(row["path"], format!("/Users/{jdoe}"));
+        assert_eq!(row["path"], format!("/scim/v2/default/Users/{jdoe}"));
         assert_eq!(row["status"], 200);
 
         // Entra's string boolean reactivates, and the rule it needed is noted.
@@ -162,7 +162,7 @@ async fn reads_and_failures_are_logged_with_status_and_scim_type() {
         let row = last(&app, &admin).await;
         assert_eq!(row["status"], 400);
         assert_eq!(row["scim_type"], "invalidFilter");
-        assert_eq!(row["path"], "/Users");
+        assert_eq!(row["path"], "/scim/v2/default/Users");
 
         scim.patch_ops(&format!("/Users/{id}"), json!([{"op": "replace", "path": "userName", "value": "other"}]))
             .await

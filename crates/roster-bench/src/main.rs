@@ -129,6 +129,9 @@ fn start(args: &Args) -> anyhow::Result<Server> {
         .args(["serve", "--listen", &listen])
         .env("ROSTER_LOG", "warn")
         .env("ROSTER_ADMIN_PASSWORD", "bench-password-123")
+        // The bench measures the server, not its per-token and per-tenant quotas.
+        .env("ROSTER_RATE_LIMIT_PER_TOKEN", "0")
+        .env("ROSTER_RATE_LIMIT_PER_TENANT", "0")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;

@@ -203,6 +203,11 @@ fn check_username(username: &str) -> Result<()> {
     }
 }
 
+/// Whether an `Authorization` header value carries an admin API key.
+pub(crate) fn is_api_key(header: &str) -> bool {
+    header.trim().split_once(' ').is_some_and(|(_, c)| tokens::parse_prefixed(c.trim(), tokens::KEY_PREFIX).is_some())
+}
+
 impl Core {
     fn audit(
         &self,
@@ -418,6 +423,40 @@ impl Core {
         }
         self.touch(&key.id, self.clock.now(), false).await?;
         Ok(AdminPrincipal::ApiKey { id: key.id, tenant: key.tenant, scope: key.scope })
+    }
+
+    /// Authenticates a SCIM read (GET, `/.search`): a SCIM token of the tenant, or an admin
+    /// API key with the read scope that may act on it, so the application receiving `notice`
+    /// events can fetch the current state in the same format. Keys only read: SCIM writes go
+    /// through [`Core::authenticate`], which refuses them.
+    pub async fn authenticate_reader(
+        &self,
+        slug: &str,
+        authorization: Option<&str>,
+        base_url: String,
+    ) -> Result<crate::scim::ScimCtx> {
+        let header = authorization.map(str::trim).unwrap_or_default();
+        if !is_api_key(header) {
+            return self.authenticate(slug, authorization, base_url).await;
+        }
+        let tenant = self.scim_reader_key(slug, header).await?.ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
+        let registry = self.registry(&tenant).await?;
+        Ok(crate::scim::ScimCtx { tenant, registry, base_url, token: None, request: None })
+    }
+
+    /// The tenant `slug` if `header` holds a valid read-scope API key that may act on it.
+    /// Admin-scope keys are for the admin API only.
+    pub(crate) async fn scim_reader_key(&self, slug: &str, header: &str) -> Result<Option<Tenant>> {
+        let principal = match self.authenticate_api_key(header).await {
+            Ok(p) => p,
+            Err(Error::Unauthorized(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let AdminPrincipal::ApiKey { tenant: scope, scope: KeyScope::Read, .. } = principal else {
+            return Ok(None);
+        };
+        let Some(tenant) = self.store.tenant_by_slug(slug).await? else { return Ok(None) };
+        Ok(scope.is_none_or(|t| t == tenant.id).then_some(tenant))
     }
 
     // --- SCIM token lifecycle ---------------------------------------------------------

@@ -28,10 +28,14 @@ pub enum AuditEvent {
     AttributeRemoved,
     TenantCreated,
     TenantSettingsChanged,
+    EventStreamCreated,
+    EventStreamPaused,
+    EventStreamResumed,
+    EventStreamDeleted,
 }
 
 impl AuditEvent {
-    pub const ALL: [AuditEvent; 16] = [
+    pub const ALL: [AuditEvent; 20] = [
         AuditEvent::ScimTokenCreated,
         AuditEvent::ScimTokenEnabled,
         AuditEvent::ScimTokenDisabled,
@@ -48,6 +52,10 @@ impl AuditEvent {
         AuditEvent::AttributeRemoved,
         AuditEvent::TenantCreated,
         AuditEvent::TenantSettingsChanged,
+        AuditEvent::EventStreamCreated,
+        AuditEvent::EventStreamPaused,
+        AuditEvent::EventStreamResumed,
+        AuditEvent::EventStreamDeleted,
     ];
 
     /// The stable code stored and used in filters.
@@ -69,6 +77,10 @@ impl AuditEvent {
             AuditEvent::AttributeRemoved => "attribute.removed",
             AuditEvent::TenantCreated => "tenant.created",
             AuditEvent::TenantSettingsChanged => "tenant.settings_changed",
+            AuditEvent::EventStreamCreated => "event_stream.created",
+            AuditEvent::EventStreamPaused => "event_stream.paused",
+            AuditEvent::EventStreamResumed => "event_stream.resumed",
+            AuditEvent::EventStreamDeleted => "event_stream.deleted",
         }
     }
 
@@ -91,6 +103,10 @@ impl AuditEvent {
             AuditEvent::AttributeRemoved => "Custom Attribute Removed",
             AuditEvent::TenantCreated => "Tenant Created",
             AuditEvent::TenantSettingsChanged => "Tenant Settings Changed",
+            AuditEvent::EventStreamCreated => "Event Stream Created",
+            AuditEvent::EventStreamPaused => "Event Stream Paused",
+            AuditEvent::EventStreamResumed => "Event Stream Resumed",
+            AuditEvent::EventStreamDeleted => "Event Stream Deleted",
         }
     }
 

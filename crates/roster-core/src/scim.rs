@@ -17,6 +17,7 @@ use roster_scim::{
 
 use crate::clock::{Clock, IdGen};
 use crate::error::{AuthFailure, Error, Result};
+use crate::events::{self, EventType};
 use crate::model::{GroupPatchResponse, Related, StoredResource, Tenant, TenantId, TokenRecord, TokenStatus};
 use crate::provisioning::{self, ProvisioningLogger, RequestInfo};
 use crate::store::{Change, KindFilter, MemberReport, MemberRules, NewResource, Query, Store, WriteScope};
@@ -103,6 +104,48 @@ pub enum Fetched {
     },
 }
 
+/// A position in a cursor walk (RFC 9865). Opaque to clients; it carries the last storage key
+/// returned (keyset paging in creation order), the number returned so far (for sorted walks),
+/// and the total counted on the first page, so later pages need not count again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Cursor {
+    after: Option<i64>,
+    position: u64,
+    total: Option<u64>,
+}
+
+impl Cursor {
+    /// `""` starts a walk; otherwise `c<after>-<position>-<total>` (unreserved characters
+    /// only, as RFC 9865 requires).
+    fn parse(text: &str) -> Result<Cursor> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Ok(Cursor { after: None, position: 0, total: None });
+        }
+        let invalid = || {
+            Error::Scim(ScimError::new(
+                roster_scim::ScimType::InvalidCursor,
+                "the cursor is not one Roster issued: start with an empty cursor and pass nextCursor back unchanged",
+            ))
+        };
+        let body = text.strip_prefix('c').ok_or_else(invalid)?;
+        let mut parts = body.split('-');
+        let (Some(after), Some(position), Some(total), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(invalid());
+        };
+        Ok(Cursor {
+            after: Some(after.parse().map_err(|_| invalid())?),
+            position: position.parse().map_err(|_| invalid())?,
+            total: Some(total.parse().map_err(|_| invalid())?),
+        })
+    }
+
+    fn encode(&self) -> String {
+        format!("c{}-{}-{}", self.after.unwrap_or(0), self.position, self.total.unwrap_or(0))
+    }
+}
+
 /// The services behind the SCIM endpoints (and, later, the admin API and CLI).
 #[derive(Debug)]
 pub struct Core {
@@ -112,6 +155,8 @@ pub struct Core {
     pub sp_config: ServiceProviderConfig,
     /// The provisioning log's writer for requests that change nothing.
     pub log: ProvisioningLogger,
+    /// Wakes the event push worker and long polls after a change (RFC 9967 events).
+    pub events: crate::events::EventHub,
     /// When this process last recorded each token's or key's use (see [`Core::touch`]).
     touched: Mutex<HashMap<String, time::OffsetDateTime>>,
     registries: RwLock<HashMap<TenantId, (i64, Arc<Registry>)>>,
@@ -145,6 +190,7 @@ impl Core {
             ids,
             sp_config,
             log,
+            events: crate::events::EventHub::default(),
             touched: Mutex::new(HashMap::new()),
             registries: RwLock::new(HashMap::new()),
         }
@@ -186,6 +232,17 @@ impl Core {
         };
         if !scheme.eq_ignore_ascii_case("bearer") {
             return Err(Error::Unauthorized(AuthFailure::Missing));
+        }
+        if crate::admin::is_api_key(header) {
+            // A read-scope key is a SCIM credential for reads only (`authenticate_reader`):
+            // a write with it lacks the scope (RFC 6750 §3.1). Other keys are no SCIM credential.
+            if self.scim_reader_key(slug, header).await?.is_some() {
+                return Err(Error::Scim(ScimError::with_status(
+                    403,
+                    "this API key is read-only: it can read SCIM resources (GET and /.search); writes need a SCIM token",
+                )));
+            }
+            return Err(Error::Unauthorized(AuthFailure::Invalid));
         }
         let (token_id, secret) = tokens::parse(credentials.trim()).ok_or(Error::Unauthorized(AuthFailure::Invalid))?;
         let (token, tenant) =
@@ -262,7 +319,10 @@ impl Core {
                 provisioning::notes_text(&report.notes, &report.members),
             )
         });
+        let event = events::record(ctx, now, self.ids.resource_id(), EventType::Create, kind, Vec::new);
+        let journal = events::with_event(journal, event);
         let (stored, members) = self.store.create_resource(ctx.scope(now), new, journal).await?;
+        self.events.changed();
         let report = WriteReport { notes: notes.clone(), members, changed: Vec::new(), wrote: true };
         self.view(ctx, stored, &projection, report).await
     }
@@ -396,10 +456,18 @@ impl Core {
                 provisioning::notes_text(&report.notes, &report.members),
             )
         });
-        self.store
+        let op = if method == "PUT" { EventType::Put } else { EventType::Patch };
+        let changed = move || draft.lock().map(|d| d.changed.clone()).unwrap_or_default();
+        let journal = events::with_event(journal, events::record(ctx, now, self.ids.resource_id(), op, kind, changed));
+        let modified = self
+            .store
             .modify_resource(ctx.scope(now), kind, id, mutation, journal)
             .await?
-            .ok_or_else(|| not_found(kind, id))
+            .ok_or_else(|| not_found(kind, id))?;
+        if modified.changed {
+            self.events.changed();
+        }
+        Ok(modified)
     }
 
     /// DELETE (RFC 7644 §3.6): the resource is gone; its id answers 404 from now on.
@@ -415,7 +483,15 @@ impl Core {
         let journal = provisioning::write_journal(ctx, now, 204, kind, |w| {
             (provisioning::write_summary("DELETE", kind, &w.resource.data, &WriteReport::default()), String::new())
         });
-        self.store.delete_resource(ctx.scope(now), kind, id, check, journal).await?.ok_or_else(|| not_found(kind, id))
+        let event = events::record(ctx, now, self.ids.resource_id(), EventType::Delete, kind, Vec::new);
+        let journal = events::with_event(journal, event);
+        let deleted = self
+            .store
+            .delete_resource(ctx.scope(now), kind, id, check, journal)
+            .await?
+            .ok_or_else(|| not_found(kind, id))?;
+        self.events.changed();
+        Ok(deleted)
     }
 
     /// GET with a filter, or POST `/.search` (RFC 7644 §3.4.2, §3.4.3). `kind` is `None`
@@ -467,7 +543,26 @@ impl Core {
             None => None,
         };
         let limit = query.count.unwrap_or(self.sp_config.default_page_size).min(self.sp_config.max_results);
-        let page = self
+        let cursor = match &query.cursor {
+            Some(text) => {
+                if query.count == Some(0) {
+                    return Err(Error::Scim(ScimError::new(
+                        roster_scim::ScimType::InvalidCount,
+                        format!("with a cursor, count must be between 1 and {}", self.sp_config.max_results),
+                    )));
+                }
+                Some(Cursor::parse(text)?)
+            }
+            None => None,
+        };
+        // A cursor walk fetches one resource more than it returns: whether it exists decides
+        // whether there is a next page (RFC 9865 §2: nextCursor is omitted only on the last).
+        let (offset, after, fetch, count_total) = match (&cursor, sort.is_some()) {
+            (None, _) => (query.start_index.saturating_sub(1), None, limit, true),
+            (Some(c), true) => (c.position, None, limit + 1, c.total.is_none()),
+            (Some(c), false) => (0, c.after, limit + 1, c.total.is_none()),
+        };
+        let mut page = self
             .store
             .query(
                 ctx.tenant.id,
@@ -475,12 +570,31 @@ impl Core {
                     registry: &ctx.registry,
                     kinds: kind_filters,
                     sort,
-                    offset: query.start_index.saturating_sub(1),
-                    limit,
+                    offset,
+                    limit: fetch,
                     base_url: &ctx.base_url,
+                    after,
+                    count_total,
                 },
             )
             .await?;
+        let (total, next_cursor) = match &cursor {
+            None => (page.total, None),
+            Some(c) => {
+                let total = c.total.unwrap_or(page.total);
+                let more = page.resources.len() as u64 > limit;
+                page.resources.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+                let next = more.then(|| {
+                    Cursor {
+                        after: page.resources.last().map(|r| r.pk),
+                        position: c.position + page.resources.len() as u64,
+                        total: Some(total),
+                    }
+                    .encode()
+                });
+                (total, next)
+            }
+        };
         let args = ProjectionArgs { attributes: query.attributes.clone(), excluded: query.excluded_attributes.clone() };
         let mut projections = HashMap::new();
         for &k in &kinds {
@@ -488,10 +602,10 @@ impl Core {
         }
         let views = self.views(ctx, page.resources, &projections).await?;
         Ok(ListResponse {
-            total_results: page.total,
-            start_index: Some(query.start_index),
+            total_results: total,
+            start_index: cursor.is_none().then_some(query.start_index),
             resources: views.into_iter().map(|v| Value::Object(v.body)).collect(),
-            next_cursor: None,
+            next_cursor,
             previous_cursor: None,
         })
     }

@@ -13,6 +13,10 @@ use roster_scim::{AttrRef, MemberOp, MemberRef, Registry, ResourceKind, ValidFil
 
 use crate::audit::{AuditEntry, AuditQuery, AuditRecord, ProvisioningEntry, ProvisioningQuery, ProvisioningRecord};
 use crate::error::Result;
+use crate::events::{
+    DeliveryEntry, DeliveryRecord, EventEntry, EventKeyRecord, EventQuery, PushUpdate, StoredEvent, StreamChange,
+    StreamRecord,
+};
 use crate::model::{
     Idp, Related, StoredResource, Tenant, TenantId, TenantSettings, TokenRecord, TokenStatus, UnknownMembers,
 };
@@ -84,6 +88,13 @@ pub struct Modified {
     pub changed: bool,
 }
 
+/// The ids of the members one write added to and removed from a group (for its events).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MemberChanges {
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+}
+
 /// What a resource write did, for the rows journaled with it.
 #[derive(Debug, Clone, Copy)]
 pub struct Written<'a> {
@@ -92,6 +103,8 @@ pub struct Written<'a> {
     pub members: &'a MemberReport,
     /// Whether anything was written.
     pub changed: bool,
+    /// Which members were added and removed.
+    pub member_changes: &'a MemberChanges,
 }
 
 /// A row written in the same transaction as the change it records, so no change is ever
@@ -100,6 +113,10 @@ pub struct Written<'a> {
 pub enum JournalRow {
     Provisioning(ProvisioningEntry),
     Audit(AuditEntry),
+    /// The change's event for the tenant's event streams (RFC 9967). Storage gives it the
+    /// tenant's next sequence number under a lock on the tenant row, so events become visible
+    /// in sequence order with no gaps; it records nothing while the tenant has no stream.
+    Event(Box<EventEntry>),
 }
 
 /// Builds the journal rows of a write from its outcome; `None` journals nothing.
@@ -122,6 +139,11 @@ pub struct Query<'a> {
     /// 0-based offset.
     pub offset: u64,
     pub limit: u64,
+    /// Keyset paging (cursors, RFC 9865): only resources whose storage key is above this.
+    /// Used with the default (creation) order.
+    pub after: Option<i64>,
+    /// Whether to count every match (`totalResults`); a cursor walk counts on its first page only.
+    pub count_total: bool,
     /// The tenant's SCIM base URL, for filters on `meta.location` and `$ref`.
     pub base_url: &'a str,
 }
@@ -379,4 +401,93 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn groups_of(&self, tenant: TenantId, users: &[i64]) -> Result<HashMap<i64, Vec<Related>>>;
     /// Display names of users by SCIM id (for `manager.displayName`).
     async fn user_displays(&self, tenant: TenantId, ids: &[String]) -> Result<HashMap<String, String>>;
+
+    /// Users and groups per tenant, every tenant (tenants without resources count 0), for
+    /// the metrics gauges.
+    async fn resource_counts(&self) -> Result<Vec<TenantCounts>>;
+    /// The state of the connection pools, for metrics. A store without pools reports none.
+    fn pool_stats(&self) -> Vec<PoolStats> {
+        Vec::new()
+    }
+
+    // Events (RFC 9967) and their receivers.
+    /// Registers a stream in one transaction with its audit row: counts it on its tenant
+    /// (so writes record events from now on), starts its cursor at the tenant's latest
+    /// event, and gives the tenant `key` as its signing key if it has none.
+    async fn create_stream(&self, stream: StreamRecord, key: EventKeyRecord, audit: AuditEntry)
+    -> Result<StreamRecord>;
+    async fn streams(&self, tenant: TenantId) -> Result<Vec<StreamRecord>>;
+    /// A stream by id, in any tenant (poll receivers authenticate with it).
+    async fn stream(&self, id: &str) -> Result<Option<StreamRecord>>;
+    /// Pauses, resumes or deletes a stream with its audit row. `Ok(None)` if absent.
+    async fn change_stream(
+        &self,
+        tenant: TenantId,
+        id: &str,
+        change: StreamChange,
+        audit: AuditEntry,
+    ) -> Result<Option<StreamRecord>>;
+    /// The tenant's signing keys, the current one (not retired) first.
+    async fn event_keys(&self, tenant: TenantId) -> Result<Vec<EventKeyRecord>>;
+    /// Events in sequence order.
+    async fn events(&self, query: &EventQuery) -> Result<Vec<StoredEvent>>;
+    /// The tenant's latest committed event sequence number (0 before the first).
+    async fn latest_event(&self, tenant: TenantId) -> Result<i64>;
+    /// Leases up to `limit` active push streams that have events after their cursor and are
+    /// due, and whose lease is free or expired, to `owner` until `until`.
+    async fn claim_push_streams(
+        &self,
+        owner: &str,
+        now: OffsetDateTime,
+        until: OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<StreamRecord>>;
+    /// Extends `owner`'s lease; `false` if it lost it.
+    async fn renew_push_lease(&self, id: &str, owner: &str, until: OffsetDateTime) -> Result<bool>;
+    /// Applies a push worker's update (and writes its delivery-log row and audit row) if
+    /// `owner` still holds the stream; `false` otherwise.
+    async fn record_push(
+        &self,
+        id: &str,
+        owner: &str,
+        update: PushUpdate,
+        log: Option<DeliveryEntry>,
+        audit: Option<AuditEntry>,
+    ) -> Result<bool>;
+    /// Poll: records acknowledged events and events the receiver reported errors for
+    /// (sequence numbers), moves the cursor past every leading event that needs no more
+    /// delivery, all under the stream's row lock. `Ok(None)` if the stream is gone.
+    async fn acknowledge(
+        &self,
+        id: &str,
+        acks: &[i64],
+        errors: &[(i64, String)],
+        now: OffsetDateTime,
+    ) -> Result<Option<StreamRecord>>;
+    /// A stream's delivery log, newest first.
+    async fn deliveries(&self, id: &str, before: Option<i64>, limit: u32) -> Result<Vec<DeliveryRecord>>;
+    /// Deletes events recorded before `before` that every stream of their tenant is past,
+    /// and delivery-log rows before `before`; returns how many events.
+    async fn prune_events(&self, before: OffsetDateTime) -> Result<u64>;
+}
+
+/// How many users and groups a tenant holds ([`Store::resource_counts`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantCounts {
+    pub tenant: String,
+    pub users: u64,
+    pub groups: u64,
+}
+
+/// One connection pool's state ([`Store::pool_stats`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolStats {
+    /// `read` or `write` on SQLite (readers, and the one writer); `shared` on PostgreSQL.
+    pub pool: &'static str,
+    /// Connections open now (idle and in use).
+    pub size: u32,
+    /// Open connections not in use.
+    pub idle: u32,
+    /// The most connections the pool may open.
+    pub max: u32,
 }

@@ -80,6 +80,12 @@ impl IntoResponse for ScimFailure {
         }
         let scim = self.0.to_scim();
         let mut response = error_response(&scim);
+        if scim.status == 429 {
+            // RFC 6585 §4; every 429 on the SCIM routes comes from `ratelimit`.
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, HeaderValue::from(crate::ratelimit::RETRY_AFTER_SECS));
+        }
         if let Error::Unauthorized(reason) = &self.0 {
             let challenge = match reason {
                 roster_core::AuthFailure::Missing => "Bearer realm=\"roster\"",

@@ -1,9 +1,23 @@
-//! `/ServiceProviderConfig` (RFC 7643 §5, RFC 9865 §4): what Roster supports, truthfully.
+//! `/ServiceProviderConfig` (RFC 7643 §5, RFC 9865 §4, RFC 9967 §4): what Roster supports,
+//! truthfully.
 
 use serde_json::{Value, json};
 
 use crate::bulk::BulkLimits;
 use crate::schema::SERVICE_PROVIDER_CONFIG_SCHEMA;
+
+/// The SET event URIs Roster issues (RFC 9967 §2.4), advertised in `securityEvents`.
+pub const SECURITY_EVENT_URIS: [&str; 9] = [
+    "urn:ietf:params:scim:event:prov:create:notice",
+    "urn:ietf:params:scim:event:prov:create:full",
+    "urn:ietf:params:scim:event:prov:patch:notice",
+    "urn:ietf:params:scim:event:prov:patch:full",
+    "urn:ietf:params:scim:event:prov:put:notice",
+    "urn:ietf:params:scim:event:prov:put:full",
+    "urn:ietf:params:scim:event:prov:delete",
+    "urn:ietf:params:scim:event:prov:activate",
+    "urn:ietf:params:scim:event:prov:deactivate",
+];
 
 /// The capabilities a deployment advertises.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,7 +41,7 @@ impl Default for ServiceProviderConfig {
             bulk: BulkLimits::default(),
             max_results: 1000,
             default_page_size: 100,
-            cursor_pagination: false,
+            cursor_pagination: true,
             cursor_timeout_secs: 3600,
         }
     }
@@ -62,6 +76,12 @@ impl ServiceProviderConfig {
                 "specUri": "https://www.rfc-editor.org/info/rfc6750",
                 "primary": true,
             }],
+            // RFC 9967 §4: the event URIs event streams can carry (streams are registered
+            // by an administrator); no asynchronous SCIM requests.
+            "securityEvents": {
+                "asyncRequest": "none",
+                "eventUris": SECURITY_EVENT_URIS,
+            },
             "meta": {
                 "resourceType": "ServiceProviderConfig",
                 "location": format!("{base_url}/ServiceProviderConfig"),

@@ -123,7 +123,8 @@ fn comp_value() -> impl Strategy<Value = CompValue> {
         1 => any::<f64>()
             .prop_filter_map("finite", serde_json::Number::from_f64)
             .prop_map(CompValue::Number),
-        3 => tricky_string().prop_map(CompValue::String),
+        // Filters refuse U+0000 (a test below checks that), so comparison values hold none.
+        3 => tricky_string().prop_map(|s| CompValue::String(s.replace('\0', ""))),
     ]
 }
 

@@ -49,7 +49,7 @@ impl SqlStore {
         now: OffsetDateTime,
         audit: AuditEntry,
     ) -> Result<AdminRecord> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "INSERT INTO admins (username, password_hash, created_at, updated_at) VALUES ($1, $2, $3, $3) \
              RETURNING id, username, password_hash, created_at",
@@ -68,7 +68,7 @@ impl SqlStore {
         })?;
         let admin = admin_from_row(&row)?;
         insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(admin)
     }
 
@@ -96,7 +96,7 @@ impl SqlStore {
         now: OffsetDateTime,
         audit: AuditEntry,
     ) -> Result<bool> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "UPDATE admins SET password_hash = $1, updated_at = $2 WHERE username = $3 RETURNING id",
         )
@@ -114,7 +114,7 @@ impl SqlStore {
             .await
             .map_err(db_err)?;
         insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -127,7 +127,7 @@ impl SqlStore {
         expires_at: OffsetDateTime,
         audit: AuditEntry,
     ) -> Result<()> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         // Expired sessions are swept whenever someone signs in.
         sqlx::query("DELETE FROM admin_sessions WHERE expires_at <= $1")
             .bind(nanos(now))
@@ -146,7 +146,7 @@ impl SqlStore {
         .await
         .map_err(db_err)?;
         insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -169,7 +169,7 @@ impl SqlStore {
     }
 
     pub(crate) async fn delete_session_impl(&self, id_hash: &[u8], audit: Option<AuditEntry>) -> Result<()> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query("DELETE FROM admin_sessions WHERE id_hash = $1")
             .bind(id_hash.to_vec())
             .execute(&mut *tx)
@@ -178,11 +178,11 @@ impl SqlStore {
         if let Some(audit) = audit {
             insert_audit(&mut tx, &audit).await?;
         }
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 
     pub(crate) async fn insert_api_key_impl(&self, key: ApiKeyRecord, audit: AuditEntry) -> Result<()> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO api_keys (id, name, secret_hash, tenant_id, scope, created_at, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
@@ -197,7 +197,7 @@ impl SqlStore {
         .await
         .map_err(db_err)?;
         insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 
     pub(crate) async fn api_key_impl(&self, id: &str) -> Result<Option<ApiKeyRecord>> {
@@ -219,14 +219,14 @@ impl SqlStore {
     }
 
     pub(crate) async fn delete_api_key_impl(&self, id: &str, audit: AuditEntry) -> Result<bool> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         let deleted =
             sqlx::query("DELETE FROM api_keys WHERE id = $1").bind(id).execute(&mut *tx).await.map_err(db_err)?;
         if deleted.rows_affected() == 0 {
             return Ok(false);
         }
         insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(true)
     }
 
@@ -236,15 +236,16 @@ impl SqlStore {
         now: OffsetDateTime,
         min_interval: time::Duration,
     ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE api_keys SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
         )
         .bind(nanos(now))
         .bind(id)
         .bind(nanos(now - min_interval))
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        Ok(())
+        tx.commit().await
     }
 }

@@ -60,6 +60,7 @@ impl SqlStore {
         now: OffsetDateTime,
     ) -> Result<Tenant> {
         let settings_json = serde_json::to_string(settings).map_err(Error::storage)?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "INSERT INTO tenants (slug, settings, schema_version, created_at) VALUES ($1, $2, 1, $3) \
              RETURNING id, slug, settings, schema_version, created_at",
@@ -67,12 +68,14 @@ impl SqlStore {
         .bind(slug)
         .bind(settings_json)
         .bind(nanos(now))
-        .fetch_one(&self.write)
+        .fetch_one(&mut *tx)
         .await
         .map_err(|e| {
             if is_unique_violation(&e) { Error::Conflict(format!("tenant {slug:?} already exists")) } else { db_err(e) }
         })?;
-        tenant_from_row(&row)
+        let tenant = tenant_from_row(&row)?;
+        tx.commit().await?;
+        Ok(tenant)
     }
 
     pub(crate) async fn tenant_by_slug_impl(&self, slug: &str) -> Result<Option<Tenant>> {
@@ -99,6 +102,7 @@ impl SqlStore {
     ) -> Result<Tenant> {
         let settings_json = serde_json::to_string(settings).map_err(Error::storage)?;
         // A new vendor segment is a new custom schema URN: cached registries must refresh.
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(
             "UPDATE tenants SET schema_version = schema_version + \
              (CASE WHEN settings = $1 THEN 0 ELSE 1 END), settings = $1 WHERE id = $2 \
@@ -106,11 +110,13 @@ impl SqlStore {
         )
         .bind(settings_json)
         .bind(tenant)
-        .fetch_optional(&self.write)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?
         .ok_or_else(|| Error::NotFound("no such tenant".into()))?;
-        tenant_from_row(&row)
+        let tenant = tenant_from_row(&row)?;
+        tx.commit().await?;
+        Ok(tenant)
     }
 
     pub(crate) async fn insert_token_impl(
@@ -120,7 +126,7 @@ impl SqlStore {
         max_tokens: u32,
         audit: AuditEntry,
     ) -> Result<TokenRecord> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         // Lock the tenant row so concurrent creates count one after the other.
         sqlx::query(sqlx::AssertSqlSafe(format!("SELECT id FROM tenants WHERE id = $1{}", self.backend.for_update())))
             .bind(tenant)
@@ -154,7 +160,7 @@ impl SqlStore {
         .await
         .map_err(db_err)?;
         insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(TokenRecord {
             id: token.id,
             tenant_id: tenant,
@@ -175,7 +181,7 @@ impl SqlStore {
         change: TokenChange,
         audit: AuditEntry,
     ) -> Result<Option<TokenRecord>> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         let columns = TOKEN_COLUMNS.replace("k.", "");
         let row = match &change {
             TokenChange::Status(status) => sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -207,7 +213,7 @@ impl SqlStore {
         let Some(row) = row else { return Ok(None) };
         let token = token_from_row(&row, "")?;
         insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(Some(token))
     }
 
@@ -266,6 +272,7 @@ impl SqlStore {
         token_id: &str,
         status: TokenStatus,
     ) -> Result<Option<TokenRecord>> {
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query(sqlx::AssertSqlSafe(format!(
             "UPDATE scim_tokens SET status = $1 WHERE tenant_id = $2 AND id = $3 RETURNING {}",
             TOKEN_COLUMNS.replace("k.", "")
@@ -273,10 +280,12 @@ impl SqlStore {
         .bind(status.as_str())
         .bind(tenant)
         .bind(token_id)
-        .fetch_optional(&self.write)
+        .fetch_optional(&mut *tx)
         .await
         .map_err(db_err)?;
-        row.as_ref().map(|r| token_from_row(r, "")).transpose()
+        let token = row.as_ref().map(|r| token_from_row(r, "")).transpose()?;
+        tx.commit().await?;
+        Ok(token)
     }
 
     pub(crate) async fn touch_token_impl(
@@ -285,16 +294,17 @@ impl SqlStore {
         now: OffsetDateTime,
         min_interval: time::Duration,
     ) -> Result<()> {
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "UPDATE scim_tokens SET last_used_at = $1 WHERE id = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
         )
         .bind(nanos(now))
         .bind(token_id)
         .bind(nanos(now - min_interval))
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await
         .map_err(db_err)?;
-        Ok(())
+        tx.commit().await
     }
 
     pub(crate) async fn custom_attributes_impl(&self, tenant: TenantId) -> Result<Vec<CustomAttribute>> {
@@ -331,7 +341,12 @@ impl SqlStore {
         now: OffsetDateTime,
     ) -> Result<Tenant> {
         let settings_json = serde_json::to_string(settings).map_err(Error::storage)?;
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
+        // Users first, the tenant row last: SCIM writes lock a user and then the tenant row (event
+        // sequence), so taking them in the same order here cannot deadlock with them on PostgreSQL.
+        if let Some((old, new)) = rename {
+            self.rename_extension(&mut tx, tenant, registry, &old, &new, now).await?;
+        }
         let row = sqlx::query(
             "UPDATE tenants SET schema_version = schema_version + 1, settings = $1 WHERE id = $2 \
              RETURNING id, slug, settings, schema_version, created_at",
@@ -343,11 +358,8 @@ impl SqlStore {
         .map_err(db_err)?
         .ok_or_else(|| Error::NotFound("no such tenant".into()))?;
         let updated = tenant_from_row(&row)?;
-        if let Some((old, new)) = rename {
-            self.rename_extension(&mut tx, tenant, registry, &old, &new, now).await?;
-        }
         insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(updated)
     }
 
@@ -358,7 +370,7 @@ impl SqlStore {
         now: OffsetDateTime,
         audit: AuditEntry,
     ) -> Result<()> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         sqlx::query(
             "INSERT INTO custom_attributes (tenant_id, name, name_key, type, multi_valued, description, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -385,7 +397,7 @@ impl SqlStore {
             .await
             .map_err(db_err)?;
         insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -398,7 +410,7 @@ impl SqlStore {
         now: OffsetDateTime,
         audit: AuditEntry,
     ) -> Result<bool> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         let removed = sqlx::query("DELETE FROM custom_attributes WHERE tenant_id = $1 AND name_key = $2")
             .bind(tenant)
             .bind(name.to_ascii_lowercase())
@@ -416,7 +428,7 @@ impl SqlStore {
             .await
             .map_err(db_err)?;
         insert_audit(&mut tx, &audit).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(true)
     }
 }

@@ -35,6 +35,8 @@ const TABLES: &[Table] = &[
             ("settings", Ty::Text),
             ("schema_version", Ty::Int),
             ("created_at", Ty::Int),
+            ("event_seq", Ty::Int),
+            ("event_streams", Ty::Int),
         ],
         identity: Some("id"),
     },
@@ -162,6 +164,90 @@ const TABLES: &[Table] = &[
         ],
         identity: Some("id"),
     },
+    // Events and their streams (with their cursors and signing keys, so receivers carry on
+    // where they were and keep verifying with the same keys).
+    Table {
+        name: "events",
+        columns: &[
+            ("tenant_id", Ty::Int),
+            ("seq", Ty::Int),
+            ("at", Ty::Int),
+            ("txn", Ty::Text),
+            ("op", Ty::Text),
+            ("activation", Ty::Text),
+            ("kind", Ty::Int),
+            ("resource_id", Ty::Text),
+            ("external_id", Ty::Text),
+            ("version", Ty::Int),
+            ("created", Ty::Int),
+            ("last_modified", Ty::Int),
+            ("attributes", Ty::Text),
+            ("data", Ty::Text),
+            ("members_added", Ty::Text),
+            ("members_removed", Ty::Text),
+            ("token_id", Ty::Text),
+            ("idp", Ty::Text),
+        ],
+        identity: None,
+    },
+    Table {
+        name: "event_keys",
+        columns: &[
+            ("kid", Ty::Text),
+            ("tenant_id", Ty::Int),
+            ("alg", Ty::Text),
+            ("secret", Ty::Bytes),
+            ("public_jwk", Ty::Text),
+            ("created_at", Ty::Int),
+            ("retired_at", Ty::Int),
+        ],
+        identity: None,
+    },
+    Table {
+        name: "event_streams",
+        columns: &[
+            ("id", Ty::Text),
+            ("tenant_id", Ty::Int),
+            ("name", Ty::Text),
+            ("delivery", Ty::Text),
+            ("endpoint", Ty::Text),
+            ("auth_header", Ty::Text),
+            ("poll_secret_hash", Ty::Bytes),
+            ("event_types", Ty::Text),
+            ("mode", Ty::Text),
+            ("aud", Ty::Text),
+            ("signed", Ty::Int),
+            ("status", Ty::Text),
+            ("paused_reason", Ty::Text),
+            ("flagged", Ty::Int),
+            ("cursor", Ty::Int),
+            ("attempts", Ty::Int),
+            ("next_attempt_at", Ty::Int),
+            ("last_attempt_at", Ty::Int),
+            ("last_success_at", Ty::Int),
+            ("last_error", Ty::Text),
+            ("created_at", Ty::Int),
+            ("created_by", Ty::Text),
+        ],
+        identity: None,
+    },
+    Table { name: "event_acks", columns: &[("stream_id", Ty::Text), ("seq", Ty::Int)], identity: None },
+    Table {
+        name: "event_deliveries",
+        columns: &[
+            ("id", Ty::Int),
+            ("stream_id", Ty::Text),
+            ("at", Ty::Int),
+            ("seq", Ty::Int),
+            ("jti", Ty::Text),
+            ("attempt", Ty::Int),
+            ("outcome", Ty::Text),
+            ("status", Ty::Int),
+            ("error", Ty::Text),
+            ("latency_ms", Ty::Int),
+        ],
+        identity: Some("id"),
+    },
 ];
 
 fn read_arg(row: &AnyRow, i: usize, ty: Ty) -> Result<Arg> {
@@ -185,7 +271,7 @@ impl SqlStore {
             return Err(Error::Conflict("the target database is not empty; copy into a fresh one".into()));
         }
         let mut report = Vec::new();
-        let mut tx = target.write.begin_with(target.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = target.writer.begin().await?;
         for table in TABLES {
             let columns: Vec<&str> = table.columns.iter().map(|(c, _)| *c).collect();
             let select = format!("SELECT {} FROM {} ORDER BY {}", columns.join(", "), table.name, columns.join(", "));
@@ -218,7 +304,7 @@ impl SqlStore {
             }
             report.push((table.name, rows.len() as u64));
         }
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(report)
     }
 }

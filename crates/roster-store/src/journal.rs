@@ -109,22 +109,24 @@ impl SqlStore {
             match row {
                 JournalRow::Audit(e) => insert_audit(conn, &e).await?,
                 JournalRow::Provisioning(e) => insert_provisioning(conn, &e).await?,
+                JournalRow::Event(e) => crate::events::insert_event(conn, &e).await?,
             }
         }
         Ok(())
     }
 
     pub(crate) async fn append_audit_impl(&self, entry: &AuditEntry) -> Result<()> {
-        let mut conn = self.write.acquire().await.map_err(db_err)?;
-        insert_audit(&mut conn, entry).await
+        let mut tx = self.writer.begin().await?;
+        insert_audit(&mut tx, entry).await?;
+        tx.commit().await
     }
 
     pub(crate) async fn append_provisioning_impl(&self, entries: &[ProvisioningEntry]) -> Result<()> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         for entry in entries {
             insert_provisioning(&mut tx, entry).await?;
         }
-        tx.commit().await.map_err(db_err)
+        tx.commit().await
     }
 
     pub(crate) async fn audit_events_impl(&self, q: &AuditQuery) -> Result<Vec<AuditRecord>> {
@@ -189,19 +191,25 @@ impl SqlStore {
     }
 
     pub(crate) async fn prune_provisioning_log_impl(&self, before: OffsetDateTime) -> Result<u64> {
-        // In batches, so pruning a large backlog never holds the write lock for long.
+        self.delete_in_batches(
+            "DELETE FROM provisioning_log WHERE id IN (SELECT id FROM provisioning_log WHERE at < $1 ORDER BY id LIMIT 5000)",
+            before,
+        )
+        .await
+    }
+
+    /// Runs `sql` (a `DELETE ... LIMIT 5000` taking the cut-off time as `$1`) until it deletes
+    /// less than a full batch, one transaction per batch, so pruning a large backlog never holds
+    /// the write lock for long. Returns how many rows went.
+    pub(crate) async fn delete_in_batches(&self, sql: &'static str, before: OffsetDateTime) -> Result<u64> {
+        const BATCH: u64 = 5000;
         let mut total = 0;
         loop {
-            let deleted = sqlx::query(
-                "DELETE FROM provisioning_log WHERE id IN (SELECT id FROM provisioning_log WHERE at < $1 ORDER BY id LIMIT 5000)",
-            )
-            .bind(nanos(before))
-            .execute(&self.write)
-            .await
-            .map_err(db_err)?
-            .rows_affected();
+            let mut tx = self.writer.begin().await?;
+            let deleted = sqlx::query(sql).bind(nanos(before)).execute(&mut *tx).await.map_err(db_err)?.rows_affected();
+            tx.commit().await?;
             total += deleted;
-            if deleted < 5000 {
+            if deleted < BATCH {
                 return Ok(total);
             }
         }

@@ -6,10 +6,13 @@
 mod accounts;
 mod admin;
 mod copy;
+mod events;
 mod index;
 mod journal;
+mod ops;
 mod resources;
 mod sql;
+mod writer;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,6 +25,9 @@ use sqlx::{Any, AnyPool, Executor};
 use roster_core::Error;
 
 pub use copy::CopyReport;
+pub use ops::{
+    Restored, SqliteFileInfo, backup_sqlite, inspect_sqlite, restore_sqlite, sqlite_file_in_use, sqlite_path,
+};
 pub use sql::Backend;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
@@ -53,16 +59,23 @@ impl Default for StoreOptions {
     }
 }
 
-/// The store: a read pool and a write pool (the same pool on PostgreSQL; a single
-/// connection on SQLite, so writers queue in-process instead of failing with SQLITE_BUSY).
+/// The store: a read pool, and a writer over a write pool (the same pool on PostgreSQL; one
+/// connection on SQLite, whose concurrent writes are group-committed, see [`writer`]).
 #[derive(Debug, Clone)]
 pub struct SqlStore {
     read: AnyPool,
-    write: AnyPool,
+    writer: writer::Writer,
     backend: Backend,
 }
 
 fn db_err(e: sqlx::Error) -> Error {
+    // PostgreSQL text cannot hold U+0000 (SQLSTATE 22021): input with one is the client's
+    // fault, not a server error. (The HTTP layer refuses NUL in SCIM URLs and bodies first.)
+    if let sqlx::Error::Database(d) = &e
+        && d.code().as_deref() == Some("22021")
+    {
+        return Error::Invalid("text may not contain the NUL character (U+0000)".into());
+    }
     Error::storage(e)
 }
 
@@ -120,7 +133,7 @@ impl SqlStore {
                         .map_err(|e| Error::storage(format!("migration failed: {e}")))?;
                 }
                 let read = pool(options.max_connections.max(1)).connect_with(connect).await.map_err(db_err)?;
-                SqlStore { read, write, backend }
+                SqlStore { read, writer: writer::Writer::new(write, backend), backend }
             }
             Backend::Postgres => {
                 let connect = AnyConnectOptions::from_str(url).map_err(db_err)?;
@@ -158,7 +171,7 @@ impl SqlStore {
                         .await
                         .map_err(|e| Error::storage(format!("migration failed: {e}")))?;
                 }
-                SqlStore { read: pool.clone(), write: pool, backend }
+                SqlStore { read: pool.clone(), writer: writer::Writer::new(pool, backend), backend }
             }
         };
         Ok(store)
@@ -170,7 +183,7 @@ impl SqlStore {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.write).await.map_err(|e| Error::storage(format!("migration failed: {e}")))
+        migrator.run(self.writer.pool()).await.map_err(|e| Error::storage(format!("migration failed: {e}")))
     }
 
     pub fn backend(&self) -> Backend {
@@ -180,7 +193,7 @@ impl SqlStore {
     /// Closes the pools (waits for connections to be returned).
     pub async fn close(&self) {
         self.read.close().await;
-        self.write.close().await;
+        self.writer.pool().close().await;
     }
 }
 
@@ -483,5 +496,91 @@ impl roster_core::Store for SqlStore {
         ids: &[String],
     ) -> Result<std::collections::HashMap<String, String>, Error> {
         self.user_displays_impl(tenant, ids).await
+    }
+    async fn resource_counts(&self) -> Result<Vec<roster_core::store::TenantCounts>, Error> {
+        self.resource_counts_impl().await
+    }
+    fn pool_stats(&self) -> Vec<roster_core::store::PoolStats> {
+        self.pool_stats_impl()
+    }
+    async fn create_stream(
+        &self,
+        stream: roster_core::events::StreamRecord,
+        key: roster_core::events::EventKeyRecord,
+        audit: roster_core::audit::AuditEntry,
+    ) -> Result<roster_core::events::StreamRecord, Error> {
+        self.create_stream_impl(stream, key, audit).await
+    }
+    async fn streams(&self, tenant: roster_core::TenantId) -> Result<Vec<roster_core::events::StreamRecord>, Error> {
+        self.streams_impl(tenant).await
+    }
+    async fn stream(&self, id: &str) -> Result<Option<roster_core::events::StreamRecord>, Error> {
+        self.stream_impl(id).await
+    }
+    async fn change_stream(
+        &self,
+        tenant: roster_core::TenantId,
+        id: &str,
+        change: roster_core::events::StreamChange,
+        audit: roster_core::audit::AuditEntry,
+    ) -> Result<Option<roster_core::events::StreamRecord>, Error> {
+        self.change_stream_impl(tenant, id, change, audit).await
+    }
+    async fn event_keys(
+        &self,
+        tenant: roster_core::TenantId,
+    ) -> Result<Vec<roster_core::events::EventKeyRecord>, Error> {
+        self.event_keys_impl(tenant).await
+    }
+    async fn events(
+        &self,
+        query: &roster_core::events::EventQuery,
+    ) -> Result<Vec<roster_core::events::StoredEvent>, Error> {
+        self.events_impl(query).await
+    }
+    async fn latest_event(&self, tenant: roster_core::TenantId) -> Result<i64, Error> {
+        self.latest_event_impl(tenant).await
+    }
+    async fn claim_push_streams(
+        &self,
+        owner: &str,
+        now: time::OffsetDateTime,
+        until: time::OffsetDateTime,
+        limit: u32,
+    ) -> Result<Vec<roster_core::events::StreamRecord>, Error> {
+        self.claim_push_streams_impl(owner, now, until, limit).await
+    }
+    async fn renew_push_lease(&self, id: &str, owner: &str, until: time::OffsetDateTime) -> Result<bool, Error> {
+        self.renew_push_lease_impl(id, owner, until).await
+    }
+    async fn record_push(
+        &self,
+        id: &str,
+        owner: &str,
+        update: roster_core::events::PushUpdate,
+        log: Option<roster_core::events::DeliveryEntry>,
+        audit: Option<roster_core::audit::AuditEntry>,
+    ) -> Result<bool, Error> {
+        self.record_push_impl(id, owner, update, log, audit).await
+    }
+    async fn acknowledge(
+        &self,
+        id: &str,
+        acks: &[i64],
+        errors: &[(i64, String)],
+        now: time::OffsetDateTime,
+    ) -> Result<Option<roster_core::events::StreamRecord>, Error> {
+        self.acknowledge_impl(id, acks, errors, now).await
+    }
+    async fn deliveries(
+        &self,
+        id: &str,
+        before: Option<i64>,
+        limit: u32,
+    ) -> Result<Vec<roster_core::events::DeliveryRecord>, Error> {
+        self.deliveries_impl(id, before, limit).await
+    }
+    async fn prune_events(&self, before: time::OffsetDateTime) -> Result<u64, Error> {
+        self.prune_events_impl(before).await
     }
 }

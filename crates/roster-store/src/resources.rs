@@ -8,7 +8,8 @@ use sqlx::{AnyConnection, Row};
 
 use roster_core::model::{Related, StoredResource, TenantId, UnknownMembers};
 use roster_core::store::{
-    Change, Check, Journal, MemberReport, Modified, Mutation, NewResource, Page, Query, WriteScope, Written,
+    Change, Check, Journal, MemberChanges, MemberReport, Modified, Mutation, NewResource, Page, Query, WriteScope,
+    Written,
 };
 use roster_core::{Error, Result};
 use roster_scim::resource::MemberType;
@@ -52,7 +53,7 @@ impl SqlStore {
         resource: NewResource,
         journal: Journal<'_>,
     ) -> Result<(StoredResource, MemberReport)> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         let cols = columns(resource.kind, &resource.data)?;
         let data_text = serde_json::to_string(&resource.data).map_err(Error::storage)?;
         let now = nanos(scope.now);
@@ -84,13 +85,15 @@ impl SqlStore {
             last_modified: scope.now,
             version: 1,
         };
+        let mut changes = MemberChanges::default();
         let report = if resource.kind == ResourceKind::Group && !resource.members.is_empty() {
-            self.apply_member_ops(&mut tx, &scope, &stored, &[MemberOp::Add(resource.members)]).await?
+            self.apply_member_ops(&mut tx, &scope, &stored, &[MemberOp::Add(resource.members)], &mut changes).await?
         } else {
             MemberReport::default()
         };
-        self.write_journal(&mut tx, journal, &Written { resource: &stored, members: &report, changed: true }).await?;
-        tx.commit().await.map_err(db_err)?;
+        let written = Written { resource: &stored, members: &report, changed: true, member_changes: &changes };
+        self.write_journal(&mut tx, journal, &written).await?;
+        tx.commit().await?;
         Ok((stored, report))
     }
 
@@ -140,7 +143,7 @@ impl SqlStore {
         mutation: Mutation<'_>,
         journal: Journal<'_>,
     ) -> Result<Option<Modified>> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         let Some(stored) = self.load_for_update(&mut tx, scope.tenant, kind, id).await? else {
             return Ok(None);
         };
@@ -148,15 +151,16 @@ impl SqlStore {
             Change::None => (None, Vec::new()),
             Change::Update { data, member_ops } => (data, member_ops),
         };
+        let mut changes = MemberChanges::default();
         let members = if member_ops.is_empty() {
             MemberReport::default()
         } else {
-            self.apply_member_ops(&mut tx, &scope, &stored, &member_ops).await?
+            self.apply_member_ops(&mut tx, &scope, &stored, &member_ops, &mut changes).await?
         };
         if data.is_none() && !members.changed() {
-            let written = Written { resource: &stored, members: &members, changed: false };
+            let written = Written { resource: &stored, members: &members, changed: false, member_changes: &changes };
             self.write_journal(&mut tx, journal, &written).await?;
-            tx.commit().await.map_err(db_err)?;
+            tx.commit().await?;
             return Ok(Some(Modified { resource: stored, members, changed: false }));
         }
         let mut updated = stored.clone();
@@ -178,9 +182,9 @@ impl SqlStore {
                     .map_err(db_err)?;
             }
         }
-        let written = Written { resource: &updated, members: &members, changed: true };
+        let written = Written { resource: &updated, members: &members, changed: true, member_changes: &changes };
         self.write_journal(&mut tx, journal, &written).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(Some(Modified { resource: updated, members, changed: true }))
     }
 
@@ -299,6 +303,7 @@ impl SqlStore {
         group: &StoredResource,
         refs: &[MemberRef],
         report: &mut MemberReport,
+        names: &mut HashMap<i64, String>,
     ) -> Result<Vec<(i64, ResourceKind)>> {
         let ids: Vec<String> = refs.iter().map(|m| m.value.clone()).collect();
         let found = self.resolve_ids(conn, scope.tenant, &ids).await?;
@@ -333,6 +338,7 @@ impl SqlStore {
                     m.value
                 ))));
             }
+            names.insert(pk, m.value.clone());
             out.push((pk, kind));
         }
         if !unknown.is_empty() {
@@ -353,8 +359,8 @@ impl SqlStore {
         tenant: TenantId,
         group_pk: i64,
         members: &[(i64, ResourceKind)],
-    ) -> Result<u64> {
-        let mut added = 0;
+    ) -> Result<Vec<i64>> {
+        let mut added = Vec::new();
         for chunk in members.chunks(CHUNK) {
             // Inserted from the member rows themselves, so a member deleted by a concurrent
             // transaction is skipped instead of failing the foreign key (a 500). On PostgreSQL
@@ -380,14 +386,21 @@ impl SqlStore {
             if self.backend == crate::Backend::Postgres {
                 sql.push(" FOR KEY SHARE OF r");
             }
-            sql.push(" ON CONFLICT DO NOTHING");
-            added += query(sql).execute(&mut *conn).await.map_err(db_err)?.rows_affected();
+            sql.push(" ON CONFLICT DO NOTHING RETURNING member_pk");
+            for row in query(sql).fetch_all(&mut *conn).await.map_err(db_err)? {
+                added.push(row.try_get("member_pk").map_err(db_err)?);
+            }
         }
         Ok(added)
     }
 
-    async fn delete_memberships(&self, conn: &mut AnyConnection, group_pk: i64, member_pks: &[i64]) -> Result<u64> {
-        let mut removed = 0;
+    async fn delete_memberships(
+        &self,
+        conn: &mut AnyConnection,
+        group_pk: i64,
+        member_pks: &[i64],
+    ) -> Result<Vec<i64>> {
+        let mut removed = Vec::new();
         for chunk in member_pks.chunks(CHUNK) {
             let mut sql = Sql::new(self.backend);
             sql.push("DELETE FROM memberships WHERE group_pk = ").bind_int(group_pk).push(" AND member_pk IN (");
@@ -397,8 +410,10 @@ impl SqlStore {
                 }
                 sql.bind_int(*pk);
             }
-            sql.push(")");
-            removed += query(sql).execute(&mut *conn).await.map_err(db_err)?.rows_affected();
+            sql.push(") RETURNING member_pk");
+            for row in query(sql).fetch_all(&mut *conn).await.map_err(db_err)? {
+                removed.push(row.try_get("member_pk").map_err(db_err)?);
+            }
         }
         Ok(removed)
     }
@@ -412,18 +427,24 @@ impl SqlStore {
         scope: &WriteScope<'_>,
         group: &StoredResource,
         ops: &[MemberOp],
+        changes: &mut MemberChanges,
     ) -> Result<MemberReport> {
         let mut report = MemberReport::default();
+        // Member ids by storage key, for the ids the write's event reports.
+        let mut names: HashMap<i64, String> = HashMap::new();
+        let mut added: Vec<i64> = Vec::new();
+        let mut removed: Vec<i64> = Vec::new();
         for op in ops {
             match op {
                 MemberOp::Add(refs) => {
-                    let members = self.resolve_members(conn, scope, group, refs, &mut report).await?;
-                    report.added += self.insert_memberships(conn, scope.tenant, group.pk, &members).await?;
+                    let members = self.resolve_members(conn, scope, group, refs, &mut report, &mut names).await?;
+                    added.extend(self.insert_memberships(conn, scope.tenant, group.pk, &members).await?);
                 }
                 MemberOp::Remove(ids) => {
                     let found = self.resolve_ids(conn, scope.tenant, ids).await?;
                     let pks: Vec<i64> = found.values().map(|(pk, _)| *pk).collect();
-                    report.removed += self.delete_memberships(conn, group.pk, &pks).await?;
+                    names.extend(found.into_iter().map(|(id, (pk, _))| (pk, id)));
+                    removed.extend(self.delete_memberships(conn, group.pk, &pks).await?);
                 }
                 MemberOp::RemoveWhere(filter) => {
                     let current = self.member_rows(conn, group.pk).await?;
@@ -439,21 +460,26 @@ impl SqlStore {
                         })
                         .map(|(pk, _)| *pk)
                         .collect();
-                    report.removed += self.delete_memberships(conn, group.pk, &pks).await?;
+                    names.extend(current.into_iter().map(|(pk, related)| (pk, related.id)));
+                    removed.extend(self.delete_memberships(conn, group.pk, &pks).await?);
                 }
                 MemberOp::Replace(refs) => {
-                    let wanted = self.resolve_members(conn, scope, group, refs, &mut report).await?;
+                    let wanted = self.resolve_members(conn, scope, group, refs, &mut report, &mut names).await?;
                     let wanted_pks: HashSet<i64> = wanted.iter().map(|(pk, _)| *pk).collect();
-                    let current: HashSet<i64> =
-                        self.member_rows(conn, group.pk).await?.into_iter().map(|(pk, _)| pk).collect();
+                    let rows = self.member_rows(conn, group.pk).await?;
+                    let current: HashSet<i64> = rows.iter().map(|(pk, _)| *pk).collect();
                     let to_remove: Vec<i64> = current.difference(&wanted_pks).copied().collect();
                     let to_add: Vec<(i64, ResourceKind)> =
                         wanted.into_iter().filter(|(pk, _)| !current.contains(pk)).collect();
-                    report.removed += self.delete_memberships(conn, group.pk, &to_remove).await?;
-                    report.added += self.insert_memberships(conn, scope.tenant, group.pk, &to_add).await?;
+                    names.extend(rows.into_iter().map(|(pk, related)| (pk, related.id)));
+                    removed.extend(self.delete_memberships(conn, group.pk, &to_remove).await?);
+                    added.extend(self.insert_memberships(conn, scope.tenant, group.pk, &to_add).await?);
                 }
             }
         }
+        report.added = added.len() as u64;
+        report.removed = removed.len() as u64;
+        net_member_changes(&added, &removed, &names, changes);
         Ok(report)
     }
 
@@ -489,7 +515,7 @@ impl SqlStore {
         check: Check<'_>,
         journal: Journal<'_>,
     ) -> Result<Option<StoredResource>> {
-        let mut tx = self.write.begin_with(self.backend.begin_write()).await.map_err(db_err)?;
+        let mut tx = self.writer.begin().await?;
         let Some(stored) = self.load_for_update(&mut tx, scope.tenant, kind, id).await? else {
             return Ok(None);
         };
@@ -509,9 +535,10 @@ impl SqlStore {
         }
         sqlx::query("DELETE FROM resources WHERE pk = $1").bind(stored.pk).execute(&mut *tx).await.map_err(db_err)?;
         let report = MemberReport::default();
-        let written = Written { resource: &stored, members: &report, changed: true };
+        let changes = MemberChanges::default();
+        let written = Written { resource: &stored, members: &report, changed: true, member_changes: &changes };
         self.write_journal(&mut tx, journal, &written).await?;
-        tx.commit().await.map_err(db_err)?;
+        tx.commit().await?;
         Ok(Some(stored))
     }
 
@@ -564,10 +591,14 @@ impl SqlStore {
             filter.push("1=0");
         }
         filter.push(")");
+        // Without a count and with one statement, a plain read needs no transaction.
+        if !q.count_total {
+            let resources = self.page(&mut *self.read.acquire().await.map_err(db_err)?, q, filter).await?;
+            return Ok(Page { total: 0, resources });
+        }
         let mut count_sql = Sql::new(self.backend);
         count_sql.push("SELECT COUNT(*) AS n FROM resources r WHERE ").push(&filter.text);
         count_sql.args = filter.args.clone();
-
         // One snapshot for the count and the page, so totalResults agrees with the rows.
         let begin = match self.backend {
             crate::Backend::Sqlite => "BEGIN",
@@ -576,26 +607,34 @@ impl SqlStore {
         let mut tx = self.read.begin_with(begin).await.map_err(db_err)?;
         let total: i64 = query(count_sql).fetch_one(&mut *tx).await.map_err(db_err)?.try_get("n").map_err(db_err)?;
         let total = u64::try_from(total).unwrap_or(0);
-        let mut resources = Vec::new();
-        if q.limit > 0 && q.offset < total {
-            let mut page = filter;
-            page.text = format!("SELECT {RESOURCE_COLUMNS} FROM resources r WHERE {}", page.text);
-            let sort_kind = q.kinds.first().map_or(ResourceKind::User, |k| k.kind);
-            let kinds: Vec<ResourceKind> = q.kinds.iter().map(|k| k.kind).collect();
-            order_by(
-                &mut page,
-                &Compiler { registry: q.registry, kind: sort_kind, base_url: q.base_url },
-                &kinds,
-                q.sort.as_ref(),
-            );
-            page.push(" LIMIT ").bind_int(i64::try_from(q.limit).unwrap_or(i64::MAX));
-            page.push(" OFFSET ").bind_int(i64::try_from(q.offset).unwrap_or(i64::MAX));
-            for row in query(page).fetch_all(&mut *tx).await.map_err(db_err)? {
-                resources.push(resource_from_row(&row)?);
-            }
-        }
+        let resources = if q.limit > 0 && q.offset < total { self.page(&mut tx, q, filter).await? } else { Vec::new() };
         tx.commit().await.map_err(db_err)?;
         Ok(Page { total, resources })
+    }
+
+    /// One page of a query: `filter` is the WHERE clause built by `query_impl`.
+    async fn page(&self, conn: &mut AnyConnection, q: &Query<'_>, filter: Sql) -> Result<Vec<StoredResource>> {
+        if q.limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut page = filter;
+        page.text = format!("SELECT {RESOURCE_COLUMNS} FROM resources r WHERE {}", page.text);
+        if let Some(after) = q.after {
+            // Keyset paging walks the creation-order index: O(page), whatever the position.
+            page.push(" AND r.pk > ").bind_int(after);
+        }
+        let sort_kind = q.kinds.first().map_or(ResourceKind::User, |k| k.kind);
+        let kinds: Vec<ResourceKind> = q.kinds.iter().map(|k| k.kind).collect();
+        order_by(
+            &mut page,
+            &Compiler { registry: q.registry, kind: sort_kind, base_url: q.base_url },
+            &kinds,
+            q.sort.as_ref(),
+        );
+        page.push(" LIMIT ").bind_int(i64::try_from(q.limit).unwrap_or(i64::MAX));
+        page.push(" OFFSET ").bind_int(i64::try_from(q.offset).unwrap_or(i64::MAX));
+        let rows = query(page).fetch_all(&mut *conn).await.map_err(db_err)?;
+        rows.iter().map(resource_from_row).collect()
     }
 
     /// Related resources for a set of storage keys, in one query per chunk.
@@ -743,5 +782,28 @@ impl SqlStore {
             self.write_data(conn, &scope, &user, old_version).await?;
         }
         Ok(())
+    }
+}
+
+/// The members a write added and removed, by id, netted: a member added and removed again
+/// in the same write (or the reverse) did not change.
+fn net_member_changes(added: &[i64], removed: &[i64], names: &HashMap<i64, String>, out: &mut MemberChanges) {
+    let mut net: HashMap<i64, i64> = HashMap::new();
+    for pk in added {
+        *net.entry(*pk).or_default() += 1;
+    }
+    for pk in removed {
+        *net.entry(*pk).or_default() -= 1;
+    }
+    let mut seen = HashSet::new();
+    for pk in added {
+        if net.get(pk).is_some_and(|n| *n > 0) && seen.insert(*pk) {
+            out.added.extend(names.get(pk).cloned());
+        }
+    }
+    for pk in removed {
+        if net.get(pk).is_some_and(|n| *n < 0) && seen.insert(*pk) {
+            out.removed.extend(names.get(pk).cloned());
+        }
     }
 }

@@ -17,15 +17,6 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// How a write transaction starts: SQLite takes the write lock up front so a
-    /// read-then-write transaction cannot fail half-way with SQLITE_BUSY.
-    pub(crate) fn begin_write(self) -> &'static str {
-        match self {
-            Backend::Sqlite => "BEGIN IMMEDIATE",
-            Backend::Postgres => "BEGIN",
-        }
-    }
-
     /// Row lock for read-modify-write (PostgreSQL; SQLite's write lock covers it).
     pub(crate) fn for_update(self) -> &'static str {
         match self {

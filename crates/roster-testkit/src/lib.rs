@@ -18,6 +18,12 @@ use roster_http::{AppState, HttpConfig};
 use roster_scim::discovery::ServiceProviderConfig;
 use roster_store::{SqlStore, StoreOptions};
 
+/// reqwest is built with rustls and no crypto provider of its own (Roster's event push
+/// client installs ring when it starts); test clients need one before they are built.
+pub fn install_crypto() {
+    let _ = tokio_rustls::rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -118,6 +124,7 @@ impl TestApp {
 
     /// Starts an app whose `default` tenant has `settings`.
     pub async fn spawn_with(backend: Backend, settings: TenantSettings) -> TestApp {
+        install_crypto();
         let db = Arc::new(TestDb::new(backend));
         let (core, store, clock, public_url, addr, shutdown, server) = Self::start(&db).await;
         if settings != TenantSettings::default() {
@@ -180,7 +187,15 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let public_url = format!("http://{addr}");
-        let state = AppState::new(core.clone(), HttpConfig { public_url: public_url.clone(), ..Default::default() });
+        // No rate limits: tests send bursts no IdP would (the limits have their own tests).
+        let state = AppState::new(
+            core.clone(),
+            HttpConfig {
+                public_url: public_url.clone(),
+                rate_limits: roster_http::ratelimit::RateLimits::UNLIMITED,
+                ..Default::default()
+            },
+        );
         let (tx, rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             roster_http::serve(listener, state, async {
@@ -325,6 +340,7 @@ pub struct ScimClient {
 
 impl ScimClient {
     pub fn new(base: &str, token: Option<&str>) -> ScimClient {
+        install_crypto();
         ScimClient {
             http: reqwest::Client::new(),
             base: base.trim_end_matches('/').into(),

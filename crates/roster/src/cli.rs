@@ -52,6 +52,9 @@ pub enum Command {
     /// Manage administrator accounts and admin API keys
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Manage event streams: SCIM change events (RFC 9967) pushed to or polled by an application
+    #[command(subcommand)]
+    Stream(crate::stream::StreamCommand),
     /// Apply database migrations and exit
     Migrate,
     /// Copy the whole installation into another (empty) database, e.g. SQLite to PostgreSQL
@@ -63,6 +66,15 @@ pub enum Command {
         #[arg(long, value_name = "URL")]
         to: String,
     },
+    /// Exit 0 if the server answers GET /readyz with 200, 1 otherwise (container health checks)
+    Healthcheck(crate::ops::HealthcheckArgs),
+    /// Write a consistent snapshot of the SQLite database to FILE, while the server runs
+    Backup(crate::ops::BackupArgs),
+    /// Replace the SQLite database with a backup made by `roster backup` (stop the server first)
+    Restore(crate::ops::RestoreArgs),
+    /// Inspect the configuration
+    #[command(subcommand)]
+    Config(crate::ops::ConfigCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -216,6 +228,15 @@ pub struct ServeArgs {
     /// Log format: pretty or json [env: ROSTER_LOG_FORMAT]
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<String>,
+    /// Serve HTTPS with this PEM certificate chain (needs --tls-key) [env: ROSTER_TLS_CERT]
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert [env: ROSTER_TLS_KEY]
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve /metrics (and /healthz, /readyz) on this separate address instead [env: ROSTER_METRICS_LISTEN]
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -321,9 +342,13 @@ impl Cli {
                 o.listen = s.listen;
                 o.public_url = s.public_url.clone();
                 o.log_format = s.log_format.clone();
+                o.tls_cert = s.tls_cert.clone();
+                o.tls_key = s.tls_key.clone();
+                o.metrics_listen = s.metrics_listen;
             }
             Command::Token(TokenCommand::Create(t)) => o.public_url = t.public_url.clone(),
             Command::Token(TokenCommand::Renew(t)) => o.public_url = t.public_url.clone(),
+            Command::Stream(crate::stream::StreamCommand::Create(t)) => o.public_url = t.public_url.clone(),
             _ => {}
         }
         o
@@ -337,8 +362,24 @@ impl Cli {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let config = cli.config()?;
+    let overrides = cli.overrides();
+    let warnings = crate::config::unknown_env_vars(std::env::vars_os().filter_map(|(k, _)| k.into_string().ok()));
+    if let Command::Serve(_) = cli.command {
+        crate::init_telemetry(&config.log_format, &config.log);
+        for w in &warnings {
+            tracing::warn!("{w}");
+        }
+    } else {
+        for w in &warnings {
+            eprintln!("warning: {w}");
+        }
+    }
     match cli.command {
         Command::Serve(_) => serve(&config).await,
+        Command::Healthcheck(args) => crate::ops::healthcheck(&config, args).await,
+        Command::Backup(args) => crate::ops::backup(&config, args).await,
+        Command::Restore(args) => crate::ops::restore(&config, args).await,
+        Command::Config(cmd) => crate::ops::config(cli.global.config.as_deref(), &overrides, &warnings, cmd),
         Command::Migrate => {
             let (_, store) = crate::open(&config).await?;
             store.migrate().await?;
@@ -412,16 +453,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (core, _) = crate::open(&config).await?;
             crate::commands::admin(&core, cmd).await
         }
+        Command::Stream(cmd) => {
+            let (core, _) = crate::open(&config).await?;
+            crate::stream::run(&core, &config, cmd).await
+        }
     }
 }
 
 async fn serve(config: &Config) -> anyhow::Result<()> {
-    crate::init_telemetry(&config.log_format);
+    // Read the certificate first: a bad one stops the start before anything is written.
+    let tls = match (&config.tls_cert, &config.tls_key) {
+        (Some(cert), Some(key)) => Some(roster_http::tls::load_server_config(cert, key)?),
+        (None, None) => None,
+        _ => anyhow::bail!("built-in HTTPS needs both tls_cert and tls_key"),
+    };
     let (core, store) = crate::open(config).await?;
     core.ensure_tenant(DEFAULT_TENANT).await?;
     // First start: an administrator to sign in with.
-    let admin_password = std::env::var("ROSTER_ADMIN_PASSWORD").ok().filter(|p| !p.is_empty());
-    if let Some(generated) = core.ensure_first_admin(admin_password.as_deref()).await? {
+    if let Some(generated) = core.ensure_first_admin(config.admin_password()).await? {
         tracing::warn!(
             username = "admin",
             password = %generated,
@@ -432,19 +481,56 @@ async fn serve(config: &Config) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
     let state = crate::app_state(core.clone(), config);
+    let metrics_server = match config.metrics_listen {
+        Some(addr) => {
+            let metrics_listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {addr} (metrics_listen): {e}"))?;
+            tracing::info!(metrics_listen = %metrics_listener.local_addr()?, "serving /metrics, /healthz and /readyz");
+            Some(tokio::spawn(roster_http::metrics::serve(metrics_listener, state.clone(), std::future::pending())))
+        }
+        None => None,
+    };
     let pruning = tokio::spawn(prune_provisioning_log(core.clone(), config.provisioning_log_retention_days));
+    let event_pruning = tokio::spawn(prune_events(core.clone(), config.event_retention_days));
+    // Event push delivery (RFC 8935) runs beside the server, off the request path.
+    let push = roster_http::events::push::PushWorker::spawn(core.clone(), crate::push_config(config))
+        .map_err(|e| anyhow::anyhow!(e))?;
     tracing::info!(
         listen = %listener.local_addr()?,
         scim_base = %target_url(&config.public_url(), DEFAULT_TENANT),
+        portal = %format!("{}/admin", config.public_url()),
         admin_api = %format!("{}/admin/api", config.public_url()),
         database = %redact(&config.database_url()),
+        tls = tls.is_some(),
         "Roster is serving SCIM 2.0"
     );
-    roster_http::serve(listener, state, crate::shutdown_signal()).await?;
+    match tls {
+        Some(tls) => roster_http::serve_tls(listener, state, tls, crate::shutdown_signal()).await?,
+        None => roster_http::serve(listener, state, crate::shutdown_signal()).await?,
+    }
     pruning.abort();
+    event_pruning.abort();
+    push.stop().await;
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     core.log.flush().await;
     store.close().await;
     Ok(())
+}
+
+/// Deletes events past their retention (and delivered to every stream), hourly.
+async fn prune_events(core: std::sync::Arc<roster_core::Core>, retention_days: u32) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        match core.prune_events(time::Duration::days(i64::from(retention_days.max(1)))).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(events = n, "pruned delivered events"),
+            Err(e) => tracing::warn!(error = %e, "could not prune events"),
+        }
+    }
 }
 
 /// Deletes provisioning-log rows past their retention, hourly.

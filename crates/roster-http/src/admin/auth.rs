@@ -54,7 +54,8 @@ pub fn client_ip(req_extensions: &axum::http::Extensions) -> IpAddr {
         .unwrap_or(IpAddr::from([127, 0, 0, 1]))
 }
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+/// The value of the cookie `name`, if the request sent it.
+pub(crate) fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
     headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|pair| {
         let (k, v) = pair.trim().split_once('=')?;
         (k == name).then(|| v.to_string())
@@ -72,7 +73,10 @@ pub async fn resolve_principal(State(app): State<AppState>, mut req: Request, ne
             req.extensions_mut().insert(Principal(p));
             next.run(req).await
         }
-        Err(e) => e.into_response(),
+        Err(e) => {
+            crate::metrics::auth_error("admin", &e.0);
+            e.into_response()
+        }
     }
 }
 
@@ -133,6 +137,7 @@ pub async fn sign_in(
 ) -> Response {
     let ip = client_ip(&req_parts.extensions);
     if let Err(wait) = app.sign_in_limiter.check(ip) {
+        crate::metrics::rate_limited("sign_in");
         let mut response = (
             StatusCode::TOO_MANY_REQUESTS,
             Json(serde_json::json!({"error": "too many sign-in attempts; try again later", "status": 429})),
@@ -157,7 +162,10 @@ pub async fn sign_in(
             }
             response
         }
-        Err(e) => ApiError(e).into_response(),
+        Err(e) => {
+            crate::metrics::auth_error("admin", &e);
+            ApiError(e).into_response()
+        }
     }
 }
 

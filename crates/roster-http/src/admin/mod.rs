@@ -75,7 +75,7 @@ type ApiResult<T> = Result<T, ApiError>;
 
 /// Errors the framework produces (a body that does not parse, a wrong method) come back in
 /// the API's own JSON error shape.
-async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+pub(crate) async fn json_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let response = next.run(req).await;
     let status = response.status();
     let is_json = response
@@ -116,6 +116,7 @@ pub fn routes(state: AppState) -> Router<AppState> {
         .route("/tenants/{tenant}/audit", get(tenant_audit))
         .route("/tenants/{tenant}/provisioning-log", get(provisioning_log))
         .route("/audit", get(installation_audit))
+        .merge(crate::events::admin_routes())
         .route("/openapi.json", get(openapi::document))
         .fallback(|| async { ApiError(Error::NotFound("no such admin API endpoint".into())) })
         .layer(axum::middleware::from_fn_with_state(state, auth::resolve_principal))
@@ -143,7 +144,7 @@ fn tenant_view(app: &AppState, t: Tenant) -> TenantView {
 }
 
 /// Loads a tenant the principal may act on (404 otherwise, so keys cannot probe others).
-async fn tenant_for(app: &AppState, principal: &AdminPrincipal, slug: &str) -> ApiResult<Tenant> {
+pub(crate) async fn tenant_for(app: &AppState, principal: &AdminPrincipal, slug: &str) -> ApiResult<Tenant> {
     let tenant = app.core.tenant(slug).await?;
     if !principal.can_access(&tenant) {
         return Err(Error::NotFound(format!("no tenant {slug:?}")).into());
@@ -151,7 +152,7 @@ async fn tenant_for(app: &AppState, principal: &AdminPrincipal, slug: &str) -> A
     Ok(tenant)
 }
 
-fn require_write(principal: &AdminPrincipal) -> ApiResult<()> {
+pub(crate) fn require_write(principal: &AdminPrincipal) -> ApiResult<()> {
     if principal.can_write() { Ok(()) } else { Err(ApiError::forbidden("this API key is read-only")) }
 }
 

@@ -26,6 +26,13 @@ use utoipa::OpenApi;
         super::list_attributes,
         super::define_attribute,
         super::remove_attribute,
+        crate::events::list_streams,
+        crate::events::create_stream,
+        crate::events::get_stream,
+        crate::events::delete_stream,
+        crate::events::pause_stream,
+        crate::events::resume_stream,
+        crate::events::stream_deliveries,
     ),
     tags(
         (name = "session", description = "Sign in and out (portal sessions); API keys need neither."),
@@ -34,6 +41,7 @@ use utoipa::OpenApi;
         (name = "attributes", description = "The tenant's custom User extension."),
         (name = "audit"),
         (name = "provisioning log"),
+        (name = "events", description = "Event streams: SCIM change events (RFC 9967 SETs) pushed (RFC 8935) or polled (RFC 8936)."),
     )
 )]
 #[derive(Debug)]

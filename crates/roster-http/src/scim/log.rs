@@ -29,6 +29,8 @@ pub struct LogData {
     pub notes: String,
     /// The store already wrote this request's row with its change.
     pub journaled: bool,
+    /// The request gets no row (a rate-limit refusal beyond the sampled ones).
+    pub unlogged: bool,
 }
 
 /// The per-request log slot handlers fill in.
@@ -69,6 +71,11 @@ impl LogSlot {
     pub fn journaled(&self) {
         self.update(|d| d.journaled = true);
     }
+
+    /// This request is not to be logged (see `ratelimit`).
+    pub fn unlogged(&self) {
+        self.update(|d| d.unlogged = true);
+    }
 }
 
 /// Middleware: opens the slot, and logs the request once the response is known.
@@ -97,7 +104,7 @@ pub async fn log_requests(State(app): State<AppState>, mut req: Request, next: N
         Err(_) => return response,
     };
     let Some(tenant) = data.tenant else { return response };
-    if data.journaled {
+    if data.journaled || data.unlogged {
         return response;
     }
     let status = response.status().as_u16();

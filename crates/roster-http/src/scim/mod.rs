@@ -39,12 +39,77 @@ pub fn routes() -> Router<AppState> {
         .route("/{resource}/.search", post(search))
         .route("/{resource}/{id}", get(fetch).put(replace).patch(patch).delete(delete))
         .fallback(unknown_endpoint)
+        .layer(middleware::from_fn(refuse_encoded_bodies))
+        .layer(middleware::from_fn(refuse_nul_in_url))
         .layer(middleware::from_fn(scim_errors))
 }
 
-/// The SCIM routes with their request log (it needs the state, so it wraps the router).
+/// U+0000 has no use in SCIM data and PostgreSQL text cannot hold it: an id, tenant or
+/// query parameter with an encoded NUL is refused before it reaches the store (bodies are
+/// checked in [`json_body`]).
+async fn refuse_nul_in_url(req: Request, next: Next) -> Response {
+    // The original URI: this router is nested, and the tenant is in the part cut off.
+    let uri = req.extensions().get::<axum::extract::OriginalUri>().map_or(req.uri(), |o| &o.0);
+    let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or_default();
+    if path_and_query.to_ascii_lowercase().contains("%00") {
+        return error_response(&ScimError::invalid_value(
+            "the URL holds a NUL character (%00), which Roster does not accept",
+        ));
+    }
+    next.run(req).await
+}
+
+/// Whether a JSON value holds U+0000 in any string or member name.
+fn holds_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(holds_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
+        _ => false,
+    }
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, ScimFailure> {
+    let value: Value = serde_json::from_slice(bytes)
+        .map_err(|e| ScimFailure::from(ScimError::invalid_syntax(format!("the body is not valid JSON: {e}"))))?;
+    if holds_nul(&value) {
+        return Err(
+            ScimError::invalid_value("the body holds a NUL character (\\u0000), which Roster does not accept").into()
+        );
+    }
+    Ok(value)
+}
+
+/// Request bodies are read as they come: a `Content-Encoding` (gzip, ...) would be decoded
+/// by nobody, and a body that only claims one must not be taken at its word either, so such
+/// requests get 415 (RFC 9110 §15.5.16) before any handler runs.
+async fn refuse_encoded_bodies(req: Request, next: Next) -> Response {
+    let encoded = req
+        .headers()
+        .get_all(http::header::CONTENT_ENCODING)
+        .iter()
+        .any(|v| !v.to_str().is_ok_and(|v| v.trim().is_empty() || v.trim().eq_ignore_ascii_case("identity")));
+    if encoded {
+        return error_response(&ScimError::with_status(
+            415,
+            "Content-Encoding is not supported on requests: send the body uncompressed",
+        ));
+    }
+    next.run(req).await
+}
+
+/// The SCIM routes with their request timeout and request log (they need the state, so
+/// they wrap the router). A request that runs out of time is a SCIM 503 (the outer
+/// `scim_errors` gives the timeout's bare response its body) and is logged as such.
 pub fn logged_routes(state: AppState) -> Router<AppState> {
-    routes().layer(middleware::from_fn_with_state(state, log::log_requests))
+    let timeout = tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::SERVICE_UNAVAILABLE,
+        state.config.request_timeout,
+    );
+    routes()
+        .layer(timeout)
+        .layer(middleware::from_fn(scim_errors))
+        .layer(middleware::from_fn_with_state(state, log::log_requests))
 }
 
 /// Any error response that is not already a SCIM body (405 from routing, extractor
@@ -61,6 +126,7 @@ async fn scim_errors(req: Request, next: Next) -> Response {
         StatusCode::METHOD_NOT_ALLOWED => "this endpoint does not support the request method".to_string(),
         StatusCode::NOT_FOUND => "no such SCIM endpoint".to_string(),
         StatusCode::PAYLOAD_TOO_LARGE => "the request body is too large".to_string(),
+        StatusCode::SERVICE_UNAVAILABLE => "the request took longer than the server allows and was stopped".to_string(),
         other => format!("the request could not be processed ({})", other.canonical_reason().unwrap_or("error")),
     };
     let mut scim = error_response(&ScimError::with_status(status.as_u16(), detail));
@@ -88,14 +154,41 @@ async fn authenticate(
     headers: &HeaderMap,
     slot: &LogSlot,
 ) -> Result<ScimCtx, ScimFailure> {
-    let authorization = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match app.core.authenticate(tenant, authorization, app.base_url(tenant)).await {
+    // Two Authorization headers are ambiguous (a proxy in front may have checked the other
+    // one), so the request is refused like a wrong token.
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let (authorization, ambiguous) = match (values.next(), values.next()) {
+        (first, None) => (first.and_then(|v| v.to_str().ok()), false),
+        (_, Some(_)) => (None, true),
+    };
+    // Reads (GET, POST /.search) also take admin API keys, so the application receiving
+    // events can fetch what changed; writes take SCIM tokens only (keys get a 403).
+    let read = matches!(slot.info.method.as_str(), "GET" | "HEAD") || slot.info.path.ends_with("/.search");
+    let result = if ambiguous {
+        Err(roster_core::Error::Unauthorized(roster_core::AuthFailure::Invalid))
+    } else if read {
+        app.core.authenticate_reader(tenant, authorization, app.base_url(tenant)).await
+    } else {
+        app.core.authenticate(tenant, authorization, app.base_url(tenant)).await
+    };
+    match result {
         Ok(mut ctx) => {
             slot.authenticated(&ctx);
+            // Quotas are counted once the caller is known (see `ratelimit`).
+            if let Err(limited) = app.rate_limiter.check(ctx.tenant.id, ctx.token.as_ref().map(|t| t.id.as_str())) {
+                tracing::debug!(tenant = %ctx.tenant.slug, quota = limited.as_str(), "rate limited");
+                crate::metrics::rate_limited(limited.as_str());
+                let token_id = ctx.token.as_ref().map(|t| t.id.as_str());
+                if !app.rate_limiter.log_refusal(ctx.tenant.id, token_id) {
+                    slot.unlogged();
+                }
+                return Err(ScimError::with_status(429, limited.detail()).into());
+            }
             ctx.request = Some(slot.info.clone());
             Ok(ctx)
         }
         Err(e) => {
+            crate::metrics::auth_error("scim", &e);
             // A refused request is still logged under its tenant, when the tenant exists.
             if let Ok(Some(t)) = app.core.store.tenant_by_slug(tenant).await {
                 let token_id = authorization
@@ -134,14 +227,32 @@ fn header_str(headers: &HeaderMap, name: http::header::HeaderName) -> Option<&st
 /// Reads a JSON body within `limit` bytes. Any content type is accepted as long as the
 /// body is JSON (F-3: `application/scim+json`, `application/json`, charsets, none).
 async fn json_body(body: Body, limit: usize) -> Result<Value, ScimFailure> {
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        ScimFailure::from(ScimError::payload_too_large(format!("the request body exceeds {limit} bytes")))
-    })?;
+    let bytes =
+        read_body(body, limit, || ScimError::payload_too_large(format!("the request body exceeds {limit} bytes")))
+            .await?;
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(ScimError::invalid_syntax("the request needs a JSON body").into());
     }
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ScimError::invalid_syntax(format!("the body is not valid JSON: {e}")).into())
+    parse_json(&bytes)
+}
+
+/// Reads a body of at most `limit` bytes. A body whose declared length is over the limit is
+/// refused before any of it is read; a body that breaks off or is badly chunked is a 400,
+/// not a 413.
+async fn read_body(body: Body, limit: usize, too_large: impl Fn() -> ScimError) -> Result<bytes::Bytes, ScimFailure> {
+    if axum::body::HttpBody::size_hint(&body).lower() > limit as u64 {
+        return Err(too_large().into());
+    }
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
+        while let Some(s) = source {
+            if s.is::<http_body_util::LengthLimitError>() {
+                return too_large().into();
+            }
+            source = s.source();
+        }
+        ScimError::invalid_syntax("the request body could not be read (it broke off or is badly chunked)").into()
+    })
 }
 
 fn resource_response(out: ResourceOut, status: u16) -> Scim {
@@ -349,14 +460,14 @@ async fn bulk(
 ) -> ScimResult {
     let ctx = authenticate(&app, &tenant, &headers, &slot).await?;
     let limits = app.core.sp_config.bulk;
-    let bytes = axum::body::to_bytes(body, limits.max_payload_size).await.map_err(|_| {
-        ScimFailure::from(ScimError::payload_too_large(format!(
+    let bytes = read_body(body, limits.max_payload_size, || {
+        ScimError::payload_too_large(format!(
             "The size of the bulk operation exceeds the maxPayloadSize ({}).",
             limits.max_payload_size
-        )))
-    })?;
-    let body: Value = serde_json::from_slice(&bytes)
-        .map_err(|e| ScimFailure::from(ScimError::invalid_syntax(format!("the body is not valid JSON: {e}"))))?;
+        ))
+    })
+    .await?;
+    let body = parse_json(&bytes)?;
     let outcome = app.core.bulk(&ctx, &body).await?;
     let failed = outcome.items.iter().filter(|i| i.status >= 400).count();
     slot.summary(format!(

@@ -25,6 +25,11 @@ pub(crate) struct Token {
 }
 
 pub(crate) fn tokenize(input: &str) -> Result<Vec<Token>, FilterError> {
+    // U+0000 matches nothing Roster stores, and PostgreSQL cannot compare it: it is refused
+    // wherever it appears, raw here or escaped in a string literal.
+    if let Some(at) = input.find('\0') {
+        return Err(FilterError::new(at, "a NUL character (U+0000) is not allowed in a filter"));
+    }
     let mut tokens = Vec::new();
     let mut chars = input.char_indices().peekable();
     while let Some(&(offset, c)) = chars.peek() {
@@ -104,6 +109,7 @@ fn read_string(
                             high
                         };
                         match char::from_u32(code) {
+                            Some('\0') => return Err(FilterError::new(i, "\\u0000 (NUL) is not allowed in a filter")),
                             Some(ch) => out.push(ch),
                             None => return Err(FilterError::new(i, "invalid \\u escape")),
                         }
@@ -172,5 +178,13 @@ mod tests {
     fn offsets_are_byte_offsets() {
         let tokens = tokenize("é eq \"x\"").unwrap();
         assert_eq!(tokens[1].offset, 3);
+    }
+
+    #[test]
+    fn nul_is_refused_raw_or_escaped() {
+        for input in ["userName eq \"a\0b\"", "userName eq a\0", "\0", "userName eq \"\\u0000\""] {
+            assert!(tokenize(input).is_err(), "{input:?}");
+        }
+        assert!(tokenize("userName eq \"\\u0001\"").is_ok());
     }
 }

@@ -335,6 +335,27 @@ pub(super) fn meta_schemas() -> Vec<Schema> {
                 .references(&["external"]),
                 ro(A::new("primary", T::Boolean, "Whether this is the preferred authentication scheme.")),
             ]),
+            // RFC 9967 §4.
+            ro(A::new(
+                "securityEvents",
+                T::Complex,
+                "The capabilities related to asynchronous Security Events (RFC 8417).",
+            ))
+            .subs(vec![
+                ro(A::new(
+                    "asyncRequest",
+                    T::String,
+                    "Whether asynchronous SCIM requests are supported: none, long or request.",
+                ))
+                .canonical(&["none", "long", "request"]),
+                ro(A::new(
+                    "eventUris",
+                    T::String,
+                    "The SET event URIs the server can generate and deliver via a SET stream.",
+                ))
+                .multi()
+                .case_exact(),
+            ]),
         ],
     };
     let resource_type = Schema {

@@ -251,8 +251,14 @@ fn service_provider_config_tells_what_roster_supports() {
         json!({"resourceType": "ServiceProviderConfig", "location": format!("{BASE}/ServiceProviderConfig")})
     );
     assert!(doc.get("documentationUri").is_none());
-    assert_eq!(doc["pagination"]["cursor"], false);
-    assert!(doc["pagination"].get("cursorTimeout").is_none());
+    // RFC 9865 cursors are on by default; Roster's keyset cursors outlive the advertised timeout.
+    assert_eq!(doc["pagination"]["cursor"], true);
+    assert_eq!(doc["pagination"]["cursorTimeout"], 3600);
+    assert_eq!(doc["pagination"]["defaultPaginationMethod"], "index");
+    assert_eq!(doc["securityEvents"]["asyncRequest"], "none");
+    let uris = doc["securityEvents"]["eventUris"].as_array().unwrap();
+    assert!(uris.contains(&json!("urn:ietf:params:scim:event:prov:create:notice")));
+    assert!(uris.contains(&json!("urn:ietf:params:scim:event:prov:deactivate")));
     let mut nulls = Vec::new();
     null_paths(&doc, "", &mut nulls);
     assert!(nulls.is_empty(), "{nulls:?}");

@@ -230,6 +230,8 @@ pub async fn find_with(
                 offset: 0,
                 limit: 10_000,
                 base_url: BASE_URL,
+                after: None,
+                count_total: true,
             },
         )
         .await

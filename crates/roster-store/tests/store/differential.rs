@@ -1019,7 +1019,19 @@ async fn run_query(
     limit: u64,
 ) -> Result<roster_core::store::Page, TestCaseError> {
     case.store
-        .query(case.tenant.id, &Query { registry: case.registry, kinds, sort, offset, limit, base_url: BASE_URL })
+        .query(
+            case.tenant.id,
+            &Query {
+                registry: case.registry,
+                kinds,
+                sort,
+                offset,
+                limit,
+                base_url: BASE_URL,
+                after: None,
+                count_total: true,
+            },
+        )
         .await
         .map_err(|e| fail(format!("query failed: {e:?}")))
 }

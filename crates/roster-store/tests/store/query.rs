@@ -159,6 +159,8 @@ fn user_query<'a>(reg: &'a roster_scim::Registry, filter: ValidFilter) -> Query<
         offset: 0,
         limit: 100,
         base_url: BASE_URL,
+        after: None,
+        count_total: true,
     }
 }
 
@@ -249,6 +251,8 @@ fn root_query<'a>(reg: &'a roster_scim::Registry, filter: &str) -> Query<'a> {
         offset: 0,
         limit: 100,
         base_url: BASE_URL,
+        after: None,
+        count_total: true,
     }
 }
 

@@ -177,3 +177,63 @@ async fn default_page_size_is_100_and_count_is_capped_at_1000() {
     })
     .await;
 }
+
+/// RFC 9865: a cursor walk returns every user exactly once, in creation order, with
+/// `nextCursor` on every page but the last and the first page's total throughout.
+#[tokio::test]
+async fn a_cursor_walk_returns_every_user_once_and_ends_without_next_cursor() {
+    roster_testkit::each_backend(|app| async move {
+        let mut created = Vec::new();
+        for i in 0..23 {
+            created.push(app.scim.create_user(&format!("walk{i:02}@example.com"), serde_json::json!({})).await);
+        }
+        let mut seen = Vec::new();
+        let mut cursor = String::new();
+        let mut pages = 0;
+        loop {
+            let r = app.scim.get(&format!("/Users?count=5&cursor={cursor}")).await;
+            r.expect(200);
+            pages += 1;
+            assert_eq!(r.body["totalResults"], 23, "{}", r.text);
+            assert!(r.body.get("startIndex").is_none(), "cursor pages carry no startIndex");
+            for u in r.body["Resources"].as_array().unwrap() {
+                seen.push(u["id"].as_str().unwrap().to_string());
+            }
+            match r.body.get("nextCursor").and_then(|c| c.as_str()) {
+                Some(next) => {
+                    assert_eq!(r.body["itemsPerPage"], 5);
+                    cursor = next.to_string();
+                }
+                None => break,
+            }
+            // Changes during the walk do not make it repeat or skip what existed before.
+            if pages == 2 {
+                app.scim.create_user("late@example.com", serde_json::json!({})).await;
+            }
+        }
+        assert_eq!(pages, 5);
+        created.push(seen.last().cloned().unwrap_or_default());
+        let expected: Vec<String> = created[..23].to_vec();
+        assert_eq!(&seen[..23], &expected[..]);
+        assert_eq!(seen.len(), 24, "the user created during the walk comes last");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn cursor_errors_are_invalid_cursor_and_invalid_count() {
+    roster_testkit::each_backend(|app| async move {
+        app.scim.create_user("c@example.com", serde_json::json!({})).await;
+        app.scim.get("/Users?cursor=bogus").await.expect_error(400, Some("invalidCursor"));
+        app.scim.get("/Users?cursor=c1-2").await.expect_error(400, Some("invalidCursor"));
+        app.scim.get("/Users?cursor=&count=0").await.expect_error(400, Some("invalidCount"));
+        let spc = app.scim.get("/ServiceProviderConfig").await;
+        assert_eq!(spc.body["pagination"]["cursor"], true);
+        assert_eq!(spc.body["pagination"]["index"], true);
+        // A sorted cursor walk works too.
+        let r = app.scim.get("/Users?cursor=&count=1&sortBy=userName&sortOrder=descending").await;
+        r.expect(200);
+        assert!(r.body.get("nextCursor").is_none(), "one user, one page: {}", r.text);
+    })
+    .await;
+}

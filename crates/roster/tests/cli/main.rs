@@ -4,6 +4,12 @@
 //! exits non-zero with a clear message and writes nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod crash;
+mod logs;
+mod ops;
+mod process;
+mod tls;
+
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};

@@ -6,23 +6,15 @@
 
 use serde_json::{Value, json};
 
-use super::process::ServerProc;
-
-const ADMIN_PASSWORD: &str = "first admin password for tests";
+use super::process::{ADMIN_PASSWORD, ServerProc};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_token_password_key_or_cookie_ever_reaches_the_log() {
     super::process::install_crypto();
     let install = super::Install::new();
-    let token =
-        install.run(&["token", "create", "--idp", "okta", "--json"]).ok().json()["token"].as_str().unwrap().to_string();
+    let token = install.token("okta");
     let key = install.run(&["admin", "api-key", "create", "--json"]).ok().json()["key"].as_str().unwrap().to_string();
-    let data_dir = install.data_dir();
-    let server = ServerProc::start(
-        &["--data-dir", data_dir.to_str().unwrap()],
-        &["--log-format", "json"],
-        &[("ROSTER_LOG", "trace")],
-    );
+    let server = ServerProc::start(&install.global_args(), &["--log-format", "json"], &[("ROSTER_LOG", "trace")]);
     let base = format!("http://{}", server.addr);
     let scim = format!("{base}/scim/v2/default");
     let http = reqwest::Client::new();
@@ -32,14 +24,13 @@ async fn no_token_password_key_or_cookie_ever_reaches_the_log() {
 
     // SCIM: the right token, a wrong secret, the token in the query string, a password attribute.
     let auth = |t: &str| format!("Bearer {t}");
-    assert_eq!(
-        http.get(format!("{scim}/Users")).header("Authorization", auth(&token)).send().await.unwrap().status(),
-        200
-    );
-    assert_eq!(
-        http.get(format!("{scim}/Users")).header("Authorization", auth(&wrong)).send().await.unwrap().status(),
-        401
-    );
+    // A GET with `t` as the bearer credential: its status.
+    let get = |url: String, t: &str| {
+        let request = http.get(url).header("Authorization", auth(t));
+        async move { request.send().await.unwrap().status() }
+    };
+    assert_eq!(get(format!("{scim}/Users"), &token).await, 200);
+    assert_eq!(get(format!("{scim}/Users"), &wrong).await, 401);
     assert_eq!(http.get(format!("{scim}/Users?access_token={token}")).send().await.unwrap().status(), 401);
     let created = http
         .post(format!("{scim}/Users"))
@@ -83,19 +74,8 @@ async fn no_token_password_key_or_cookie_ever_reaches_the_log() {
         .unwrap();
     assert_eq!(renewed.status(), 200);
     let renewed_token = renewed.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
-    assert_eq!(
-        http.get(format!("{scim}/Groups")).header("Authorization", auth(&renewed_token)).send().await.unwrap().status(),
-        200
-    );
-    assert_eq!(
-        http.get(format!("{base}/admin/api/tenants"))
-            .header("Authorization", auth(&key))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
+    assert_eq!(get(format!("{scim}/Groups"), &renewed_token).await, 200);
+    assert_eq!(get(format!("{base}/admin/api/tenants"), &key).await, 200);
 
     let lines = server.stop();
     let log = lines.join("\n");

@@ -17,9 +17,11 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use roster_core::{Core, RandomIds, SystemClock};
+use roster_core::{Core, RandomIds, ScimCtx, SystemClock};
 use roster_scim::discovery::ServiceProviderConfig;
 use roster_store::{SqlStore, StoreOptions};
+
+use process::{ServerProc, field, http};
 
 /// The OS user the CLI names as the actor of its changes.
 const CLI_USER: &str = "cli-tester";
@@ -76,16 +78,30 @@ impl Install {
         format!("sqlite://{}", self.data_dir().join("roster.db").display())
     }
 
+    /// The `roster` global options that select this installation.
+    fn global_args(&self) -> Vec<String> {
+        vec!["--data-dir".into(), self.data_dir().to_str().unwrap().into()]
+    }
+
     /// Runs `roster --data-dir DIR args...` with a clean environment.
     fn run(&self, args: &[&str]) -> Run {
-        self.run_with_stdin(args, None)
+        self.run_with(args, None, &[])
     }
 
     fn run_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Run {
-        let data_dir = self.data_dir();
-        let mut all = vec!["--data-dir", data_dir.to_str().unwrap()];
-        all.extend_from_slice(args);
-        run_binary(&all, stdin)
+        self.run_with(args, stdin, &[])
+    }
+
+    /// Runs `roster --data-dir DIR args...` with a clean environment plus `env`.
+    fn run_with(&self, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
+        let global = self.global_args();
+        let all: Vec<&str> = global.iter().map(String::as_str).chain(args.iter().copied()).collect();
+        run_binary_env(&all, stdin, env)
+    }
+
+    /// A new SCIM token for the `default` tenant.
+    fn token(&self, idp: &str) -> String {
+        self.run(&["token", "create", "--idp", idp, "--json"]).ok().json()["token"].as_str().unwrap().to_string()
     }
 
     /// The services on this installation's database, in-process (to check what the CLI did).
@@ -95,11 +111,17 @@ impl Install {
 }
 
 fn run_binary(args: &[&str], stdin: Option<&str>) -> Run {
+    run_binary_env(args, stdin, &[])
+}
+
+/// Runs `roster args...` with a clean environment (`USER`, `PATH`) plus `env`.
+fn run_binary_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Run {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_roster"));
     cmd.args(args)
         .env_clear()
         .env("USER", CLI_USER)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .envs(env.iter().copied())
         .stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
@@ -129,6 +151,11 @@ async fn open_core(url: &str) -> (Core, SqlStore) {
 /// Whether a SCIM request with `token` would be accepted on `tenant`.
 async fn token_works(core: &Core, tenant: &str, token: &str) -> bool {
     core.authenticate(tenant, Some(&format!("Bearer {token}")), format!("{PUBLIC_URL}/scim/v2/{tenant}")).await.is_ok()
+}
+
+/// The SCIM request context `token` opens on `tenant` (which must accept it).
+async fn scim_ctx(core: &Core, tenant: &str, token: &str) -> ScimCtx {
+    core.authenticate(tenant, Some(&format!("Bearer {token}")), format!("http://x/scim/v2/{tenant}")).await.unwrap()
 }
 
 fn secret_of(token: &str) -> &str {
@@ -533,14 +560,7 @@ async fn copy_into_a_fresh_sqlite_file_keeps_everything() {
     // A user, written through the services the server uses.
     {
         let (core, store) = install.core().await;
-        let ctx = core
-            .authenticate(
-                "acme",
-                Some(&format!("Bearer {}", token["token"].as_str().unwrap())),
-                "http://x/scim/v2/acme".into(),
-            )
-            .await
-            .unwrap();
+        let ctx = scim_ctx(&core, "acme", token["token"].as_str().unwrap()).await;
         let body = json!({"userName": "copied@x.io", "urn:ietf:params:scim:schemas:extension:roster:2.0:User": {"badgeNumber": 7}});
         let out = core.create(&ctx, roster_scim::ResourceKind::User, &body, &Default::default()).await.unwrap();
         assert_eq!(out.body["urn:ietf:params:scim:schemas:extension:roster:2.0:User"]["badgeNumber"], 7);
@@ -570,14 +590,7 @@ async fn copy_into_a_fresh_sqlite_file_keeps_everything() {
     }
     // The copy works as an installation: the token authenticates and the user is there.
     let (core, _) = open_core(&target).await;
-    let ctx = core
-        .authenticate(
-            "acme",
-            Some(&format!("Bearer {}", token["token"].as_str().unwrap())),
-            "http://x/scim/v2/acme".into(),
-        )
-        .await
-        .unwrap();
+    let ctx = scim_ctx(&core, "acme", token["token"].as_str().unwrap()).await;
     let users = core.list(&ctx, Some(roster_scim::ResourceKind::User), &Default::default()).await.unwrap();
     let users = format!("{users:?}");
     assert!(users.contains("copied@x.io") && users.contains("badgeNumber"), "{users}");
@@ -590,86 +603,21 @@ async fn copy_into_a_fresh_sqlite_file_keeps_everything() {
     run_binary(&["--database", &install.db_url(), "copy", "--to", &target], None).fails_saying(&["not empty"]);
 }
 
-/// Starts `roster serve` on a free port and waits until it serves; returns the child, its
-/// address and the log lines printed so far.
-fn serve(install: &Install, env: &[(&str, &str)]) -> (std::process::Child, String, Vec<String>) {
-    use std::io::BufRead;
-    let data_dir = install.data_dir();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_roster"));
-    cmd.args(["--data-dir", data_dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
-        .env_clear()
-        .env("USER", CLI_USER)
-        .env("ROSTER_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("roster serve");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let mut lines = Vec::new();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match rx.recv_timeout(left) {
-            Ok(line) => {
-                let serving = line.contains("Roster is serving");
-                lines.push(line);
-                if serving {
-                    break;
-                }
-            }
-            Err(_) => {
-                let _ = child.kill();
-                panic!("roster serve did not start: {lines:#?}");
-            }
-        }
-    }
-    let addr = lines
-        .iter()
-        .find_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("listen=")))
-        .expect("the listen address is logged")
-        .to_string();
-    (child, addr, lines)
-}
-
-fn stop(mut child: std::process::Child) {
-    let _ = child.kill();
-    let _ = child.wait();
-}
-
-/// A bare HTTP/1.1 GET; returns the status code.
-fn http_status(addr: &str, path: &str) -> u16 {
-    use std::io::Read;
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+/// `roster serve` as a first-time operator starts it: no `ROSTER_ADMIN_PASSWORD`.
+fn serve(install: &Install, env: &[(&str, &str)]) -> ServerProc {
+    let mut all = vec![("ROSTER_LOG", "info")];
+    all.extend_from_slice(env);
+    ServerProc::start_plain(&install.global_args(), &[], &all)
 }
 
 #[tokio::test]
 async fn first_start_prints_a_generated_admin_password_once() {
     let install = Install::new();
-    let (child, addr, lines) = serve(&install, &[]);
-    assert_eq!(http_status(&addr, "/healthz"), 200);
-    stop(child);
+    let server = serve(&install, &[]);
+    assert_eq!(http(&server.addr, "GET", "/healthz", &[], None).0, 200);
+    let lines = server.kill();
     let line = lines.iter().find(|l| l.contains("first administrator")).unwrap_or_else(|| panic!("{lines:#?}"));
-    let password = line
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("password="))
-        .unwrap_or_else(|| panic!("no password in {line}"))
-        .trim_matches('"')
-        .to_string();
+    let password = field(line, "password").unwrap_or_else(|| panic!("no password in {line}"));
     assert!(password.len() >= 12, "{line}");
     {
         let (core, store) = install.core().await;
@@ -677,8 +625,7 @@ async fn first_start_prints_a_generated_admin_password_once() {
         store.close().await;
     }
     // The second start creates nothing and prints no password.
-    let (child, _, lines) = serve(&install, &[]);
-    stop(child);
+    let lines = serve(&install, &[]).kill();
     assert!(lines.iter().all(|l| !l.contains("first administrator") && !l.contains(&password)), "{lines:#?}");
     let admins = install.run(&["admin", "list", "--json"]).ok().json();
     assert_eq!(admins.as_array().unwrap().len(), 1);
@@ -688,8 +635,7 @@ async fn first_start_prints_a_generated_admin_password_once() {
 async fn first_start_uses_roster_admin_password_when_set() {
     let install = Install::new();
     let password = "from the environment";
-    let (child, _, lines) = serve(&install, &[("ROSTER_ADMIN_PASSWORD", password)]);
-    stop(child);
+    let lines = serve(&install, &[("ROSTER_ADMIN_PASSWORD", password)]).kill();
     assert!(lines.iter().all(|l| !l.contains(password) && !l.contains("first administrator")), "{lines:#?}");
     let (core, _) = install.core().await;
     assert!(core.sign_in("admin", password, "test").await.is_ok());

@@ -4,160 +4,38 @@
 //! `roster backup` under write load and `roster restore`, the metrics listener, and an
 //! upgrade from a database at the first released schema version.
 
-use std::io::{BufRead, Read, Write};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use sqlx::Connection;
 
-use super::{CLI_USER, Install, Run, open_core};
+use super::process::{ServerProc, header, http};
+use super::{Install, Run, open_core, run_binary_env, scim_ctx};
 
 /// Runs `roster args...` with a clean environment plus `env`.
 fn run_env(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_roster"));
-    cmd.args(args)
-        .env_clear()
-        .env("USER", CLI_USER)
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("run roster");
-    Run {
-        code: out.status.code(),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run_binary_env(args, None, env)
 }
 
-/// Runs `roster --data-dir DIR args...` for an installation, with `env`.
-fn run_in(install: &Install, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let data_dir = install.data_dir();
-    let mut all = vec!["--data-dir", data_dir.to_str().unwrap()];
-    all.extend_from_slice(args);
-    run_env(&all, env)
+/// `roster serve` on `install` with nothing in the environment but `USER` and `env`.
+fn serve(install: &Install, extra: &[&str], env: &[(&str, &str)]) -> ServerProc {
+    ServerProc::start_plain(&install.global_args(), extra, env)
 }
 
-/// A `roster serve` process whose standard error is read to the end (so a chatty log
-/// never blocks it).
-struct Server {
-    child: Child,
-    addr: String,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Server {
-    /// Starts `roster --data-dir DIR serve --listen 127.0.0.1:0 extra...` and waits until it serves.
-    fn start(install: &Install, extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let data_dir = install.data_dir();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_roster"));
-        cmd.args(["--data-dir", data_dir.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
-            .args(extra)
-            .env_clear()
-            .env("USER", CLI_USER)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("roster serve");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut server = Server { child, addr: String::new(), lines, seen: Vec::new() };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            match server.lines.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(line) => {
-                    let serving = line.contains("Roster is serving");
-                    if serving {
-                        server.addr = field(&line, "listen").unwrap_or_else(|| panic!("no listen address in {line}"));
-                    }
-                    server.seen.push(line);
-                    if serving {
-                        return server;
-                    }
-                }
-                Err(_) => {
-                    let _ = server.child.kill();
-                    panic!("roster serve did not start: {:#?}", server.seen);
-                }
-            }
-        }
-    }
-
-    /// Stops the server and returns every line it wrote.
-    fn stop(mut self) -> Vec<String> {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        while let Ok(line) = self.lines.recv_timeout(Duration::from_secs(5)) {
-            self.seen.push(line);
-        }
-        self.seen
-    }
-}
-
-/// `name=value` in a pretty log line, or `"name": "value"` in a JSON one.
-fn field(line: &str, name: &str) -> Option<String> {
-    if let Ok(v) = serde_json::from_str::<Value>(line) {
-        return v["fields"][name].as_str().map(str::to_string);
-    }
-    line.split_whitespace().find_map(|w| w.strip_prefix(&format!("{name}="))).map(|s| s.trim_matches('"').to_string())
-}
-
-/// An HTTP/1.1 exchange over a fresh connection: status, lower-cased headers, body.
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: Option<&str>,
-) -> (u16, Vec<(String, String)>, String) {
-    let mut stream = std::net::TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
-    for (k, v) in headers {
-        request.push_str(&format!("{k}: {v}\r\n"));
-    }
-    if let Some(body) = body {
-        request.push_str(&format!("Content-Type: application/scim+json\r\nContent-Length: {}\r\n", body.len()));
-    }
-    request.push_str("\r\n");
-    request.push_str(body.unwrap_or_default());
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
-    let text = String::from_utf8_lossy(&response).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers, body.to_string())
-}
-
-fn header<'h>(headers: &'h [(String, String)], name: &str) -> Option<&'h str> {
-    headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-}
-
-/// A SCIM token for the installation's `default` tenant.
-fn token(install: &Install) -> String {
-    install.run(&["token", "create", "--idp", "okta", "--json"]).ok().json()["token"].as_str().unwrap().to_string()
+/// Asserts that `tenant` has exactly one user named `user_name`, as `token` sees it.
+fn assert_one_user(addr: &str, tenant: &str, user_name: &str, token: &str) {
+    let (status, _, body) = http(
+        addr,
+        "GET",
+        &format!("/scim/v2/{tenant}/Users?filter=userName%20eq%20%22{user_name}%22"),
+        &[("Authorization", &format!("Bearer {token}"))],
+        None,
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["totalResults"], 1, "{body}");
 }
 
 /// An address nothing listens on (so `restore` finds no running server there).
@@ -166,20 +44,20 @@ const NOBODY: &str = "127.0.0.1:1";
 #[tokio::test]
 async fn healthcheck_exits_0_while_the_server_is_ready_and_1_otherwise() {
     let install = Install::new();
-    let server = Server::start(&install, &[], &[]);
+    let server = serve(&install, &[], &[]);
     let addr = server.addr.clone();
     let r = run_env(&["healthcheck", "--url", &format!("http://{addr}/readyz")], &[]).ok();
     assert!(r.stdout.contains("ready"), "{r:#?}");
     // Without --url it checks /readyz on the configured listen address.
     run_env(&["healthcheck"], &[("ROSTER_LISTEN", &addr)]).ok();
-    server.stop();
+    server.kill();
     run_env(&["healthcheck"], &[("ROSTER_LISTEN", &addr)]).fails_saying(&["readyz"]);
     run_env(&["healthcheck", "--url", "http://127.0.0.1:1/readyz", "--timeout", "2"], &[])
         .fails_saying(&["127.0.0.1:1"]);
     // A 404 is not ready either.
-    let server = Server::start(&install, &[], &[]);
+    let server = serve(&install, &[], &[]);
     run_env(&["healthcheck", "--url", &format!("http://{}/nope", server.addr)], &[]).fails_saying(&["404"]);
-    server.stop();
+    server.kill();
 }
 
 #[tokio::test]
@@ -188,7 +66,7 @@ async fn metrics_listener_serves_metrics_and_health_checks_apart_from_the_api() 
     let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let metrics_addr = probe.local_addr().unwrap().to_string();
     drop(probe);
-    let server = Server::start(&install, &["--metrics-listen", &metrics_addr], &[]);
+    let server = serve(&install, &["--metrics-listen", &metrics_addr], &[]);
     let (status, headers, body) = http(&metrics_addr, "GET", "/metrics", &[], None);
     assert_eq!(status, 200, "{body}");
     assert!(header(&headers, "content-type").unwrap().starts_with("text/plain; version=0.0.4"));
@@ -197,7 +75,7 @@ async fn metrics_listener_serves_metrics_and_health_checks_apart_from_the_api() 
     assert_eq!(http(&server.addr, "GET", "/metrics", &[], None).0, 404);
     // With a metrics listener, healthcheck goes there.
     run_env(&["healthcheck"], &[("ROSTER_METRICS_LISTEN", &metrics_addr), ("ROSTER_LISTEN", NOBODY)]).ok();
-    server.stop();
+    server.kill();
 }
 
 #[tokio::test]
@@ -267,9 +145,8 @@ async fn unknown_roster_variables_are_warned_about_by_every_command() {
     let r = install.run(&["tenant", "list"]).ok();
     assert!(!r.stderr.contains("warning"), "{r:#?}");
     // `serve` says it in its log.
-    let server =
-        Server::start(&install, &[], &[("ROSTER_DATABSE_URL", "sqlite://elsewhere.db"), ("ROSTER_LOG", "info")]);
-    let lines = server.stop();
+    let server = serve(&install, &[], &[("ROSTER_DATABSE_URL", "sqlite://elsewhere.db"), ("ROSTER_LOG", "info")]);
+    let lines = server.kill();
     assert!(
         lines
             .iter()
@@ -287,7 +164,7 @@ async fn secrets_come_from_files_named_by_file_variables() {
     std::fs::write(&url_file, format!("sqlite://{}\n", db.display())).unwrap();
     let pw_file = dir.path().join("admin-password");
     std::fs::write(&pw_file, "001234567890123\n").unwrap();
-    let server = Server::start(
+    let server = serve(
         &install,
         &[],
         &[
@@ -295,7 +172,7 @@ async fn secrets_come_from_files_named_by_file_variables() {
             ("ROSTER_ADMIN_PASSWORD_FILE", pw_file.to_str().unwrap()),
         ],
     );
-    let lines = server.stop();
+    let lines = server.kill();
     assert!(db.exists(), "the database is where the file says: {lines:#?}");
     assert!(!install.data_dir().join("roster.db").exists());
     assert!(lines.iter().all(|l| !l.contains("001234567890123")), "{lines:#?}");
@@ -307,9 +184,9 @@ async fn secrets_come_from_files_named_by_file_variables() {
 #[tokio::test]
 async fn logs_name_the_request_on_every_line_and_never_the_token_or_cookie() {
     let install = Install::new();
-    let token = token(&install);
+    let token = install.token("okta");
     let cookie_secret = "roster_session=c00kie-s3cret-value";
-    let server = Server::start(&install, &[], &[("ROSTER_LOG_FORMAT", "json"), ("ROSTER_LOG", "debug")]);
+    let server = serve(&install, &[], &[("ROSTER_LOG_FORMAT", "json"), ("ROSTER_LOG", "debug")]);
     let auth = format!("Bearer {token}");
     let (status, headers, body) = http(
         &server.addr,
@@ -329,7 +206,7 @@ async fn logs_name_the_request_on_every_line_and_never_the_token_or_cookie() {
         http(&server.addr, "GET", "/scim/v2/default/Users", &[("Authorization", "Bearer roster_wrong")], None);
     assert_eq!(status, 401);
     std::thread::sleep(Duration::from_millis(300));
-    let lines = server.stop();
+    let lines = server.kill();
 
     let text = lines.join("\n");
     let secret = token.rsplit('_').next().unwrap();
@@ -368,16 +245,16 @@ async fn logs_name_the_request_on_every_line_and_never_the_token_or_cookie() {
 #[tokio::test]
 async fn logs_are_human_readable_by_default_and_filtered_by_roster_log() {
     let install = Install::new();
-    let server = Server::start(&install, &[], &[("ROSTER_LOG", "warn,roster::cli=info")]);
+    let server = serve(&install, &[], &[("ROSTER_LOG", "warn,roster::cli=info")]);
     let (_, headers, _) = http(&server.addr, "GET", "/scim/v2/default/Users", &[], None);
     let id = header(&headers, "x-request-id").unwrap().to_string();
-    let lines = server.stop();
+    let lines = server.kill();
     assert!(lines.iter().all(|l| !l.contains(&id)), "INFO request lines are filtered out at warn: {lines:#?}");
-    let server = Server::start(&install, &["--log-format", "pretty"], &[("ROSTER_LOG", "info")]);
+    let server = serve(&install, &["--log-format", "pretty"], &[("ROSTER_LOG", "info")]);
     let (_, headers, _) = http(&server.addr, "GET", "/scim/v2/default/Users", &[], None);
     let id = header(&headers, "x-request-id").unwrap().to_string();
     std::thread::sleep(Duration::from_millis(300));
-    let lines = server.stop();
+    let lines = server.kill();
     let line = lines.iter().find(|l| l.contains(&id)).unwrap_or_else(|| panic!("{lines:#?}"));
     assert!(line.contains(&format!("request_id={id}")) && line.contains("status=401"), "{line}");
     assert!(serde_json::from_str::<Value>(line).is_err(), "pretty is not JSON: {line}");
@@ -397,9 +274,9 @@ async fn check_database(path: &Path) -> Vec<String> {
 #[tokio::test]
 async fn a_backup_taken_under_write_load_restores_every_write_acknowledged_before_it() {
     let install = Install::new();
-    let token = token(&install);
+    let token = install.token("okta");
     let unlimited = [("ROSTER_RATE_LIMIT_PER_TOKEN", "0"), ("ROSTER_RATE_LIMIT_PER_TENANT", "0")];
-    let server = Server::start(&install, &[], &unlimited);
+    let server = serve(&install, &[], &unlimited);
     let addr = server.addr.clone();
     // Writers: each acknowledged create is recorded once its 201 is in.
     let acknowledged = Arc::new(Mutex::new(Vec::<String>::new()));
@@ -456,25 +333,17 @@ async fn a_backup_taken_under_write_load_restores_every_write_acknowledged_befor
 
     // Restore into a fresh installation (while the original keeps serving).
     let restored = Install::new();
-    let r = run_in(&restored, &["restore", backup.to_str().unwrap()], &[("ROSTER_LISTEN", NOBODY)]).ok();
+    let r = restored.run_with(&["restore", backup.to_str().unwrap()], None, &[("ROSTER_LISTEN", NOBODY)]).ok();
     assert!(r.stdout.contains("restored"), "{r:#?}");
     let users = check_database(&restored.data_dir().join("roster.db")).await;
     let missing: Vec<_> = before.iter().filter(|u| !users.contains(u)).collect();
     assert!(missing.is_empty(), "acknowledged before the backup but not in it: {missing:?}");
     assert!(users.len() <= total);
     // The restored installation serves, with the same token.
-    let server2 = Server::start(&restored, &[], &[]);
-    let (status, _, body) = http(
-        &server2.addr,
-        "GET",
-        &format!("/scim/v2/default/Users?filter=userName%20eq%20%22{}%22", before[0]),
-        &[("Authorization", &format!("Bearer {token}"))],
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["totalResults"], 1, "{body}");
-    server2.stop();
-    server.stop();
+    let server2 = serve(&restored, &[], &[]);
+    assert_one_user(&server2.addr, "default", &before[0], &token);
+    server2.kill();
+    server.kill();
 }
 
 #[tokio::test]
@@ -487,18 +356,18 @@ async fn restore_refuses_to_replace_data_without_force_or_under_a_running_server
     install.run(&["tenant", "create", "after-backup"]).ok();
 
     let nobody = [("ROSTER_LISTEN", NOBODY)];
-    run_in(&install, &["restore", backup.to_str().unwrap()], &nobody).fails_saying(&["not empty", "--force"]);
+    install.run_with(&["restore", backup.to_str().unwrap()], None, &nobody).fails_saying(&["not empty", "--force"]);
     // Not a backup at all.
     let junk = backup_dir.path().join("junk.db");
     std::fs::write(&junk, "this is not a database").unwrap();
-    run_in(&install, &["restore", junk.to_str().unwrap(), "--force"], &nobody).fails_saying(&["junk.db"]);
+    install.run_with(&["restore", junk.to_str().unwrap(), "--force"], None, &nobody).fails_saying(&["junk.db"]);
     // A server answering on the configured address: refused even with --force.
-    let server = Server::start(&install, &[], &[]);
+    let server = serve(&install, &[], &[]);
     let listen = [("ROSTER_LISTEN", server.addr.as_str())];
-    run_in(&install, &["restore", backup.to_str().unwrap(), "--force"], &listen).fails_saying(&["stop it"]);
-    server.stop();
+    install.run_with(&["restore", backup.to_str().unwrap(), "--force"], None, &listen).fails_saying(&["stop it"]);
+    server.kill();
     // With --force the old database is kept beside the restored one.
-    let r = run_in(&install, &["restore", backup.to_str().unwrap(), "--force", "--json"], &nobody).ok();
+    let r = install.run_with(&["restore", backup.to_str().unwrap(), "--force", "--json"], None, &nobody).ok();
     let previous = r.json()["previous"].as_str().unwrap().to_string();
     assert!(Path::new(&previous).exists(), "{r:#?}");
     let slugs = install.run(&["tenant", "list", "--json"]).ok().json();
@@ -561,8 +430,7 @@ async fn a_database_at_the_first_released_schema_is_upgraded_and_keeps_its_data(
     install.run(&["migrate"]).ok();
     let (core, store) = open_core(&format!("sqlite://{}", db.display())).await;
     roster_core::Store::ready(&store).await.expect("ready after the upgrade");
-    let ctx =
-        core.authenticate("legacy", Some(&format!("Bearer {token}")), "http://x/scim/v2/legacy".into()).await.unwrap();
+    let ctx = scim_ctx(&core, "legacy", &token).await;
     let user = core
         .get(&ctx, roster_scim::ResourceKind::User, "c0ffee00-0000-4000-8000-000000000001", &Default::default(), None)
         .await
@@ -579,15 +447,7 @@ async fn a_database_at_the_first_released_schema_is_upgraded_and_keeps_its_data(
         "{audit}"
     );
     // And `roster serve` starts on it.
-    let server = Server::start(&install, &[], &[]);
-    let (status, _, body) = http(
-        &server.addr,
-        "GET",
-        "/scim/v2/legacy/Users?filter=userName%20eq%20%22legacy@example.com%22",
-        &[("Authorization", &format!("Bearer {token}"))],
-        None,
-    );
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["totalResults"], 1, "{body}");
-    server.stop();
+    let server = serve(&install, &[], &[]);
+    assert_one_user(&server.addr, "legacy", "legacy@example.com", &token);
+    server.kill();
 }

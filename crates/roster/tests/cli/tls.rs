@@ -3,6 +3,7 @@
 //! that trusts only that certificate. Plain HTTP to the HTTPS port gets no answer, and a
 //! missing certificate stops the start with a clear message.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
@@ -12,14 +13,19 @@ use tokio_rustls::rustls::pki_types::ServerName;
 
 use super::process::ServerProc;
 
-/// One HTTP/1.1 request over TLS; returns (status, body, negotiated ALPN).
-async fn https(addr: &str, roots: &rustls::RootCertStore, request: String) -> (u16, Value, Option<Vec<u8>>) {
+/// A rustls client configuration that trusts only `roots`.
+fn client_config(roots: rustls::RootCertStore) -> rustls::ClientConfig {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .unwrap()
-        .with_root_certificates(roots.clone())
-        .with_no_client_auth();
+        .with_root_certificates(roots)
+        .with_no_client_auth()
+}
+
+/// One HTTP/1.1 request over TLS; returns (status, body, negotiated ALPN).
+async fn https(addr: &str, roots: &rustls::RootCertStore, request: String) -> (u16, Value, Option<Vec<u8>>) {
+    let mut config = client_config(roots.clone());
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -45,13 +51,9 @@ async fn roster_serves_scim_over_https_with_its_own_certificate() {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(certified.cert.der().clone()).unwrap();
 
-    let token = install.run(&["token", "create", "--idp", "entra", "--json"]).ok().json()["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let data_dir = install.data_dir();
+    let token = install.token("entra");
     let server = ServerProc::start(
-        &["--data-dir", data_dir.to_str().unwrap()],
+        &install.global_args(),
         &["--tls-cert", cert_path.to_str().unwrap(), "--tls-key", key_path.to_str().unwrap()],
         &[],
     );
@@ -92,13 +94,7 @@ async fn roster_serves_scim_over_https_with_its_own_certificate() {
     let _ = tokio::time::timeout(std::time::Duration::from_secs(15), plain.read_to_end(&mut buf)).await;
     assert!(!String::from_utf8_lossy(&buf).contains("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&buf));
     // A client that does not trust the certificate gets no connection.
-    let empty = rustls::RootCertStore::empty();
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(empty)
-        .with_no_client_auth();
+    let config = client_config(rustls::RootCertStore::empty());
     let tcp = tokio::net::TcpStream::connect(&server.addr).await.unwrap();
     let refused = tokio_rustls::TlsConnector::from(Arc::new(config))
         .connect(ServerName::try_from("localhost").unwrap(), tcp)
@@ -114,26 +110,8 @@ async fn roster_serves_scim_over_https_with_its_own_certificate() {
 fn a_missing_or_unusable_certificate_stops_the_start_with_a_clear_message() {
     let install = super::Install::new();
     let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("missing.pem");
-    install
-        .run(&[
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--tls-cert",
-            missing.to_str().unwrap(),
-            "--tls-key",
-            missing.to_str().unwrap(),
-        ])
-        .fails_saying(&["TLS certificate", "missing.pem"]);
-    // A key that does not belong to the certificate.
-    let one = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let two = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
-    std::fs::write(&cert, one.cert.pem()).unwrap();
-    std::fs::write(&key, two.signing_key.serialize_pem()).unwrap();
-    install
-        .run(&[
+    let serve = |cert: &Path, key: &Path| {
+        install.run(&[
             "serve",
             "--listen",
             "127.0.0.1:0",
@@ -142,7 +120,16 @@ fn a_missing_or_unusable_certificate_stops_the_start_with_a_clear_message() {
             "--tls-key",
             key.to_str().unwrap(),
         ])
-        .fails_saying(&["TLS"]);
+    };
+    let missing = dir.path().join("missing.pem");
+    serve(&missing, &missing).fails_saying(&["TLS certificate", "missing.pem"]);
+    // A key that does not belong to the certificate.
+    let one = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let two = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert, one.cert.pem()).unwrap();
+    std::fs::write(&key, two.signing_key.serialize_pem()).unwrap();
+    serve(&cert, &key).fails_saying(&["TLS"]);
     // Half a configuration is refused by the command line.
     let r = install.run(&["serve", "--listen", "127.0.0.1:0", "--tls-cert", cert.to_str().unwrap()]);
     assert_ne!(r.code, Some(0), "{r:#?}");

@@ -324,7 +324,7 @@ impl Core {
         let (stored, members) = self.store.create_resource(ctx.scope(now), new, journal).await?;
         self.events.changed();
         let report = WriteReport { notes: notes.clone(), members, changed: Vec::new(), wrote: true };
-        self.view(ctx, stored, &projection, report).await
+        self.view(ctx, stored, &projection, report, Relations::NoGroupsYet).await
     }
 
     /// GET one resource (RFC 7644 §3.4.1), honouring `If-None-Match`.
@@ -343,7 +343,7 @@ impl Core {
         {
             return Ok(Fetched::NotModified { etag: roster_scim::resource::etag(stored.version) });
         }
-        let out = self.view(ctx, stored, &projection, WriteReport::default()).await?;
+        let out = self.view(ctx, stored, &projection, WriteReport::default(), Relations::Load).await?;
         Ok(Fetched::Resource(Box::new(out)))
     }
 
@@ -380,7 +380,7 @@ impl Core {
         let mut report = draft.into_inner().unwrap_or_default();
         report.members = modified.members;
         report.wrote = modified.changed;
-        self.view(ctx, modified.resource, &projection, report).await
+        self.view(ctx, modified.resource, &projection, report, Relations::Load).await
     }
 
     /// The status a successful PATCH answers with (F-21): 204 for groups when the tenant
@@ -430,7 +430,7 @@ impl Core {
         let mut report = draft.into_inner().unwrap_or_default();
         report.members = modified.members;
         report.wrote = modified.changed;
-        self.view(ctx, modified.resource, &projection, report).await
+        self.view(ctx, modified.resource, &projection, report, Relations::Load).await
     }
 
     /// Runs a modification with its provisioning journal (the draft holds what the mutation
@@ -600,7 +600,7 @@ impl Core {
         for &k in &kinds {
             projections.insert(k, Self::projection(ctx, k, &args)?);
         }
-        let views = self.views(ctx, page.resources, &projections).await?;
+        let views = self.views(ctx, page.resources, &projections, Relations::Load).await?;
         Ok(ListResponse {
             total_results: total,
             start_index: cursor.is_none().then_some(query.start_index),
@@ -610,15 +610,17 @@ impl Core {
         })
     }
 
+    /// Renders one resource with its report.
     async fn view(
         &self,
         ctx: &ScimCtx,
         stored: StoredResource,
         projection: &Projection,
         report: WriteReport,
+        relations: Relations,
     ) -> Result<ResourceOut> {
         let projections = HashMap::from([(stored.kind, projection.clone())]);
-        let mut views = self.views(ctx, vec![stored], &projections).await?;
+        let mut views = self.views(ctx, vec![stored], &projections, relations).await?;
         let mut out = views.pop().ok_or_else(|| Error::Storage("rendering lost the resource".into()))?;
         out.report = report;
         Ok(out)
@@ -631,6 +633,7 @@ impl Core {
         ctx: &ScimCtx,
         resources: Vec<StoredResource>,
         projections: &HashMap<ResourceKind, Projection>,
+        relations: Relations,
     ) -> Result<Vec<ResourceOut>> {
         let wants = |kind: ResourceKind| {
             let name = match kind {
@@ -642,7 +645,7 @@ impl Core {
         let pks = |kind: ResourceKind| resources.iter().filter(|r| r.kind == kind).map(|r| r.pk).collect::<Vec<_>>();
         let user_pks = pks(ResourceKind::User);
         let group_pks = pks(ResourceKind::Group);
-        let groups_of = if wants(ResourceKind::User) && !user_pks.is_empty() {
+        let groups_of = if relations == Relations::Load && wants(ResourceKind::User) && !user_pks.is_empty() {
             self.store.groups_of(ctx.tenant.id, &user_pks).await?
         } else {
             HashMap::new()
@@ -698,6 +701,15 @@ impl Core {
         }
         Ok(out)
     }
+}
+
+/// Whether rendering must look up derived relations. A user created by this very request
+/// cannot be in any group yet (groups name members that already exist), so its `groups` is
+/// known to be empty without a query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Relations {
+    Load,
+    NoGroupsYet,
 }
 
 fn manager_id(r: &StoredResource) -> Option<String> {

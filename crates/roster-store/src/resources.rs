@@ -276,7 +276,9 @@ impl SqlStore {
         let mut out = HashMap::with_capacity(ids.len());
         for chunk in ids.chunks(CHUNK) {
             let mut sql = Sql::new(self.backend);
-            sql.push("SELECT pk, kind, id FROM resources WHERE tenant_id = ").bind_int(tenant).push(" AND id IN (");
+            // `+tenant_id`: without statistics SQLite would walk the tenant's rows by a
+            // tenant-leading index instead of probing the unique `id` index once per value.
+            sql.push("SELECT pk, kind, id FROM resources WHERE +tenant_id = ").bind_int(tenant).push(" AND id IN (");
             for (i, id) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");
@@ -371,7 +373,8 @@ impl SqlStore {
             let mut sql = Sql::new(self.backend);
             sql.push("INSERT INTO memberships (group_pk, member_pk, tenant_id, member_kind) SELECT ")
                 .bind_int(group_pk)
-                .push(", r.pk, r.tenant_id, r.kind FROM resources r WHERE r.tenant_id = ")
+                // `+r.tenant_id` keeps the lookup on the primary key (see `resolve_ids`).
+                .push(", r.pk, r.tenant_id, r.kind FROM resources r WHERE +r.tenant_id = ")
                 .bind_int(tenant)
                 .push(" AND r.pk IN (");
             for (i, (pk, _)) in chunk.iter().enumerate() {
@@ -679,9 +682,10 @@ impl SqlStore {
         let mut out = HashMap::new();
         for chunk in ids.chunks(CHUNK) {
             let mut sql = Sql::new(self.backend);
-            sql.push("SELECT id, display FROM resources WHERE tenant_id = ")
+            // Unary `+` keeps the lookup on the unique `id` index (see `resolve_ids`).
+            sql.push("SELECT id, display FROM resources WHERE +tenant_id = ")
                 .bind_int(tenant)
-                .push(" AND kind = 1 AND id IN (");
+                .push(" AND +kind = 1 AND id IN (");
             for (i, id) in chunk.iter().enumerate() {
                 if i > 0 {
                     sql.push(", ");

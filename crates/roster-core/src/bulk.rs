@@ -17,7 +17,9 @@ pub struct BulkItem {
     pub method: String,
     pub path: String,
     pub status: u16,
-    pub resource: Option<ResourceOut>,
+    /// The id of the resource written. Only the id is kept, not the rendered resource: a
+    /// 1,000-operation request would otherwise hold 1,000 rendered resources until it ends.
+    pub resource_id: Option<String>,
     pub error: Option<ScimError>,
 }
 
@@ -46,9 +48,12 @@ fn parse_target(path: &str) -> Result<(ResourceKind, Option<String>)> {
 }
 
 impl Core {
-    /// POST `/Bulk`. The request must already be within `maxPayloadSize`.
-    pub async fn bulk(&self, ctx: &ScimCtx, body: &Value) -> Result<BulkOutcome> {
-        let request = BulkRequest::from_json(body, &self.sp_config.bulk)?;
+    /// POST `/Bulk`. The request must already be within `maxPayloadSize`. The body is taken
+    /// by value and each operation's data is moved out as it runs, so a large request is
+    /// held in memory once, shrinking as it goes.
+    pub async fn bulk(&self, ctx: &ScimCtx, body: Value) -> Result<BulkOutcome> {
+        let mut request = BulkRequest::from_json(&body, &self.sp_config.bulk)?;
+        drop(body);
         let mut created: HashMap<String, String> = HashMap::new();
         let mut results: Vec<Option<(BulkResult, BulkItem)>> = vec![None; request.operations.len()];
         let mut errors = 0usize;
@@ -56,7 +61,9 @@ impl Core {
             if request.fail_on_errors.is_some_and(|max| errors >= max) {
                 break;
             }
+            let data = request.operations[i].data.take();
             let mut op = request.operations[i].clone();
+            op.data = data;
             // Each operation is logged as itself (its method and path) under the bulk request's id.
             let mut op_ctx = ctx.clone();
             if let Some(info) = &mut op_ctx.request {
@@ -81,7 +88,7 @@ impl Core {
                         method: result.method.clone(),
                         path: op.path.clone(),
                         status,
-                        resource: Some(out),
+                        resource_id: Some(out.id),
                         error: None,
                     };
                     (result, item)
@@ -97,7 +104,7 @@ impl Core {
                         method: result.method.clone(),
                         path: op.path.clone(),
                         status: scim.status,
-                        resource: None,
+                        resource_id: None,
                         error: Some(scim),
                     };
                     (result, item)
@@ -120,7 +127,7 @@ impl Core {
         }
         substitute(op, created)?;
         let (kind, id) = parse_target(&op.path)?;
-        let data = op.data.clone().unwrap_or(Value::Null);
+        let data = op.data.take().unwrap_or(Value::Null);
         let args = ProjectionArgs::default();
         let version = op.version.as_deref();
         let need_id = |id: Option<String>| {

@@ -468,7 +468,8 @@ async fn bulk(
     })
     .await?;
     let body = parse_json(&bytes)?;
-    let outcome = app.core.bulk(&ctx, &body).await?;
+    drop(bytes);
+    let outcome = app.core.bulk(&ctx, body).await?;
     let failed = outcome.items.iter().filter(|i| i.status >= 400).count();
     slot.summary(format!(
         "bulk: {} operations, {} succeeded, {failed} failed",

@@ -26,6 +26,9 @@ struct Args {
     /// Members of the large group.
     #[arg(long, default_value_t = 5_000)]
     members: u64,
+    /// Members of a second, small group, measured beside the large one in (d) and (e).
+    #[arg(long, default_value_t = 1_000)]
+    compare_members: u64,
     /// Concurrent clients.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
@@ -41,8 +44,13 @@ struct Args {
     /// A database URL to use instead of a fresh SQLite file (it must be empty).
     #[arg(long)]
     database: Option<String>,
-    /// Only these scenarios (letters a-h), e.g. "bcde".
-    #[arg(long, default_value = "abcdefgh")]
+    /// Keep the database in this directory instead of a temporary one. When it already
+    /// holds a database seeded by an earlier run (`bench-state.json`), seeding is skipped,
+    /// so one large seed serves several runs (e.g. M=1,000 and M=100,000 on N=1,000,000).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Only these scenarios (letters a-i), e.g. "bcde".
+    #[arg(long, default_value = "abcdefghi")]
     only: String,
 }
 
@@ -51,8 +59,12 @@ struct Server {
     pid: u32,
     base: String,
     token: String,
-    dir: tempfile::TempDir,
+    /// The data directory; a temporary one is removed on drop.
+    dir: DataDir,
     database: Option<String>,
+    roster: PathBuf,
+    common: Vec<String>,
+    listen: String,
 }
 
 impl Drop for Server {
@@ -109,25 +121,77 @@ fn free_port() -> anyhow::Result<u16> {
     Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 
-fn start(args: &Args) -> anyhow::Result<Server> {
+enum DataDir {
+    Temporary(tempfile::TempDir),
+    Kept(PathBuf),
+}
+
+impl DataDir {
+    fn path(&self) -> &Path {
+        match self {
+            DataDir::Temporary(t) => t.path(),
+            DataDir::Kept(p) => p,
+        }
+    }
+}
+
+/// What a kept data directory remembers between runs.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct SeedState {
+    token: String,
+    user_ids: Vec<String>,
+}
+
+fn seed_state_path(dir: &Path) -> PathBuf {
+    dir.join("bench-state.json")
+}
+
+fn load_seed_state(dir: &Path) -> Option<SeedState> {
+    let bytes = std::fs::read(seed_state_path(dir)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+fn start(args: &Args) -> anyhow::Result<(Server, Option<Vec<String>>)> {
     let roster = roster_binary(args)?;
-    let dir = tempfile::tempdir()?;
+    let dir = match &args.data_dir {
+        Some(p) => {
+            std::fs::create_dir_all(p)?;
+            DataDir::Kept(p.clone())
+        }
+        None => DataDir::Temporary(tempfile::tempdir()?),
+    };
     let mut common: Vec<String> = vec!["--data-dir".into(), dir.path().display().to_string()];
     if let Some(db) = &args.database {
         common.extend(["--database".into(), db.clone()]);
     }
-    let out = Command::new(&roster).args(&common).args(["token", "create", "--idp", "other", "--json"]).output()?;
-    if !out.status.success() {
-        bail!("token create failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let token = serde_json::from_slice::<Value>(&out.stdout)?["token"].as_str().context("token")?.to_string();
-    let port = free_port()?;
-    let listen = format!("127.0.0.1:{port}");
+    let seeded = load_seed_state(dir.path());
+    let (token, ids) = match seeded {
+        Some(state) => (state.token, Some(state.user_ids)),
+        None => {
+            let out =
+                Command::new(&roster).args(&common).args(["token", "create", "--idp", "other", "--json"]).output()?;
+            if !out.status.success() {
+                bail!("token create failed: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            let token = serde_json::from_slice::<Value>(&out.stdout)?["token"].as_str().context("token")?.to_string();
+            (token, None)
+        }
+    };
+    let listen = format!("127.0.0.1:{}", free_port()?);
+    let (child, ready) = spawn_ready(&roster, &common, &listen)?;
+    let pid = child.id();
+    println!("server ready in {:.0} ms (pid {pid})", ready.as_secs_f64() * 1000.0);
+    let base = format!("http://{listen}/scim/v2/default");
+    Ok((Server { child, pid, base, token, dir, database: args.database.clone(), roster, common, listen }, ids))
+}
+
+/// Starts `roster serve` and waits until `/readyz` answers 200; returns the time that took.
+fn spawn_ready(roster: &Path, common: &[String], listen: &str) -> anyhow::Result<(Child, Duration)> {
     let started = Instant::now();
-    let child = Command::new(&roster)
-        .args(&common)
-        .args(["serve", "--listen", &listen])
-        .env("ROSTER_LOG", "warn")
+    let child = Command::new(roster)
+        .args(common)
+        .args(["serve", "--listen", listen])
+        .env("ROSTER_LOG", std::env::var("ROSTER_LOG").unwrap_or_else(|_| "warn".into()))
         .env("ROSTER_ADMIN_PASSWORD", "bench-password-123")
         // The bench measures the server, not its per-token and per-tenant quotas.
         .env("ROSTER_RATE_LIMIT_PER_TOKEN", "0")
@@ -135,20 +199,38 @@ fn start(args: &Args) -> anyhow::Result<Server> {
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
         .spawn()?;
-    let pid = child.id();
-    let base = format!("http://{listen}/scim/v2/default");
-    // Wait for readiness.
-    loop {
-        if std::net::TcpStream::connect(&listen).is_ok() {
-            break;
+    while !is_ready(listen) {
+        if started.elapsed() > Duration::from_secs(60) {
+            bail!("roster did not become ready");
         }
-        if started.elapsed() > Duration::from_secs(30) {
-            bail!("roster did not start");
-        }
-        std::thread::sleep(Duration::from_millis(2));
+        std::thread::sleep(Duration::from_millis(1));
     }
-    println!("server ready in {:.0} ms (pid {pid})", started.elapsed().as_secs_f64() * 1000.0);
-    Ok(Server { child, pid, base, token, dir, database: args.database.clone() })
+    Ok((child, started.elapsed()))
+}
+
+/// One blocking `GET /readyz`; true on a 200.
+fn is_ready(listen: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut stream) = std::net::TcpStream::connect(listen) else { return false };
+    let request = format!("GET /readyz HTTP/1.1\r\nHost: {listen}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return false;
+    }
+    let mut head = [0u8; 12];
+    stream.read_exact(&mut head).is_ok() && head.ends_with(b"200")
+}
+
+impl Server {
+    /// Stops the server gracefully (SIGTERM) and starts it again on the same database;
+    /// returns the time from spawn to ready, which is start-up on a seeded database.
+    fn restart(&mut self) -> anyhow::Result<Duration> {
+        let _ = Command::new("kill").args(["-TERM", &self.pid.to_string()]).status();
+        let _ = self.child.wait();
+        let (child, ready) = spawn_ready(&self.roster, &self.common, &self.listen)?;
+        self.pid = child.id();
+        self.child = child;
+        Ok(ready)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -245,14 +327,15 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().pool_max_idle_per_host(64).build().unwrap_or_default()
 }
 
-fn user_body(i: u64) -> Value {
+/// A user; `tag` keeps the userNames of one run's creates apart from every other run's.
+fn user_body(i: u64, tag: &str) -> Value {
     json!({
         "schemas": ["urn:ietf:params:scim:schemas:core:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"],
-        "userName": format!("user{i:08}@bench.example"),
-        "externalId": format!("ext-{i}"),
+        "userName": format!("user{tag}{i:08}@bench.example"),
+        "externalId": format!("ext-{tag}{i}"),
         "name": {"givenName": "Bench", "familyName": format!("User {i}")},
         "displayName": format!("Bench User {i}"),
-        "emails": [{"value": format!("user{i:08}@bench.example"), "type": "work", "primary": true}],
+        "emails": [{"value": format!("user{tag}{i:08}@bench.example"), "type": "work", "primary": true}],
         "active": true,
         "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User": {"department": format!("Dept {}", i % 50)}
     })
@@ -280,7 +363,7 @@ async fn seed_users(server: &Server, from: u64, to: u64, concurrency: usize) -> 
     let ids = Arc::new(std::sync::Mutex::new(Vec::new()));
     let ids2 = ids.clone();
     let chunks = Arc::new(chunks);
-    let outcome = run(server, "(g) /Bulk, 1,000 creates a request", concurrency.min(4), n, 3600, move |i| {
+    let outcome = run(server, "(g) /Bulk, 1,000 creates a request", concurrency, n, 3600, move |i| {
         let http = http.clone();
         let base = base.clone();
         let token = token.clone();
@@ -289,7 +372,7 @@ async fn seed_users(server: &Server, from: u64, to: u64, concurrency: usize) -> 
         async move {
             let (s, e) = chunks[i as usize];
             let ops: Vec<Value> = (s..e)
-                .map(|u| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{u}"), "data": user_body(u)}))
+                .map(|u| json!({"method": "POST", "path": "/Users", "bulkId": format!("u{u}"), "data": user_body(u, "")}))
                 .collect();
             let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"], "Operations": ops});
             let Some(resp) = send(&http, http.post(format!("{base}/Bulk")).bearer_auth(&token).json(&body)).await
@@ -317,53 +400,134 @@ async fn seed_users(server: &Server, from: u64, to: u64, concurrency: usize) -> 
     Ok((ids, Outcome { ops_per_request: 1000, ..outcome }))
 }
 
+/// Creates a group and adds `members` to it, 1,000 per PATCH; returns its id.
+async fn create_group(
+    http: &reqwest::Client,
+    base: &str,
+    token: &str,
+    name: &str,
+    members: &[String],
+) -> anyhow::Result<String> {
+    let group = send(http, http.post(format!("{base}/Groups")).bearer_auth(token).json(&json!({"displayName": name})))
+        .await
+        .and_then(|g| g["id"].as_str().map(str::to_string))
+        .context("create group")?;
+    for chunk in members.chunks(1000) {
+        let members: Vec<Value> = chunk.iter().map(|id| json!({"value": id})).collect();
+        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+            "Operations": [{"op": "add", "path": "members", "value": members}]});
+        send(
+            http,
+            http.patch(format!("{base}/Groups/{group}?excludedAttributes=members")).bearer_auth(token).json(&body),
+        )
+        .await
+        .context("seed members")?;
+    }
+    Ok(group)
+}
+
+/// Walks every user with `cursor` and `count=100` until no `nextCursor` is given (or the
+/// time bound passes); one request at a time, so the figures are the walk's own cost.
+async fn cursor_walk(server: &Server, http: &reqwest::Client, seconds: u64) -> Outcome {
+    let deadline = Instant::now() + Duration::from_secs(seconds);
+    let cpu_before = cpu_seconds(server.pid);
+    let started = Instant::now();
+    let (mut latencies, mut errors, mut seen) = (Vec::new(), 0, 0usize);
+    let mut cursor = String::new();
+    while Instant::now() < deadline {
+        let t = Instant::now();
+        let rb = http
+            .get(format!("{}/Users", server.base))
+            .query(&[("cursor", cursor.as_str()), ("count", "100")])
+            .bearer_auth(&server.token);
+        let page = send(http, rb).await;
+        latencies.push(t.elapsed());
+        let Some(page) = page else {
+            errors += 1;
+            break;
+        };
+        seen += page["Resources"].as_array().map_or(0, Vec::len);
+        match page["nextCursor"].as_str() {
+            Some(next) => cursor = next.to_string(),
+            None => break,
+        }
+    }
+    let wall = started.elapsed();
+    println!("cursor walk read {seen} users in {} pages, {:.1} s", latencies.len(), wall.as_secs_f64());
+    Outcome {
+        name: "(h) list, count=100, cursor walk of all users".into(),
+        requests: latencies.len() as u64,
+        errors,
+        wall,
+        latencies,
+        cpu: cpu_seconds(server.pid) - cpu_before,
+        ops_per_request: 1,
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let server = start(&args)?;
+    let (mut server, seeded) = start(&args)?;
     let has = |c: char| args.only.contains(c);
     let mut rows = Vec::new();
     let http = client();
     let base = server.base.clone();
     let token = server.token.clone();
+    // Names this run's new users and group apart from earlier runs on a kept database.
+    let run_tag = format!(
+        "r{}-",
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis())
+    );
 
-    println!("seeding {} users through /Bulk ...", args.users);
-    let (ids, bulk) = seed_users(&server, 0, args.users, args.concurrency).await?;
-    println!("seeded {} users in {:.1} s", ids.len(), bulk.wall.as_secs_f64());
-    if has('g') {
-        rows.push(bulk.row());
-    }
+    let ids = match seeded {
+        Some(ids) => {
+            println!("reusing the {} users seeded earlier in {}", ids.len(), server.dir.path().display());
+            if has('g') {
+                println!("(g) needs a fresh seed: skipped");
+            }
+            ids
+        }
+        None => {
+            println!("seeding {} users through /Bulk ...", args.users);
+            let (ids, bulk) = seed_users(&server, 0, args.users, args.concurrency).await?;
+            println!("seeded {} users in {:.1} s", ids.len(), bulk.wall.as_secs_f64());
+            if has('g') {
+                rows.push(bulk.row());
+            }
+            if let DataDir::Kept(dir) = &server.dir {
+                let state = SeedState { token: token.clone(), user_ids: ids.clone() };
+                std::fs::write(seed_state_path(dir), serde_json::to_vec(&state)?)?;
+            }
+            ids
+        }
+    };
+    let users = ids.len() as u64;
     let ids = Arc::new(ids);
 
-    // The large group: created empty, members added 1,000 per PATCH.
-    let group =
-        send(&http, http.post(format!("{base}/Groups")).bearer_auth(&token).json(&json!({"displayName": "Everyone"})))
-            .await
-            .and_then(|g| g["id"].as_str().map(str::to_string))
-            .context("create group")?;
+    // The groups: created empty, members added 1,000 per PATCH. The small one shows in the
+    // same run whether (d) and (e) cost depends on the group's size.
     let m = args.members.min(ids.len() as u64) as usize;
-    for chunk in ids[..m].chunks(1000) {
-        let members: Vec<Value> = chunk.iter().map(|id| json!({"value": id})).collect();
-        let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-            "Operations": [{"op": "add", "path": "members", "value": members}]});
-        send(
-            &http,
-            http.patch(format!("{base}/Groups/{group}?excludedAttributes=members")).bearer_auth(&token).json(&body),
-        )
-        .await
-        .context("seed members")?;
+    let small = (args.compare_members as usize).min(m);
+    let mut groups = Vec::new();
+    for size in [small, m] {
+        if size == 0 || groups.iter().any(|(s, _)| *s == size) {
+            continue;
+        }
+        let group = create_group(&http, &base, &token, &format!("Group of {size} {run_tag}"), &ids[..size]).await?;
+        println!("group of {size} members ready");
+        groups.push((size, group));
     }
-    println!("group has {m} members");
 
     let c = args.concurrency;
     let (n, secs) = (args.requests, args.seconds);
 
     if has('a') {
         let (http, base, token) = (http.clone(), base.clone(), token.clone());
-        let offset = args.users + 1_000_000_000;
+        let (offset, run_tag) = (users, run_tag.clone());
         rows.push(
             run(&server, "(a) POST /Users", c, n, secs, move |i| {
-                let rb = http.post(format!("{base}/Users")).bearer_auth(&token).json(&user_body(offset + i));
+                let rb = http.post(format!("{base}/Users")).bearer_auth(&token).json(&user_body(offset + i, &run_tag));
                 let http = http.clone();
                 async move { send(&http, rb).await.is_some() }
             })
@@ -386,7 +550,6 @@ async fn main() -> anyhow::Result<()> {
     }
     if has('c') {
         let (http, base, token) = (http.clone(), base.clone(), token.clone());
-        let users = args.users;
         rows.push(
             run(&server, "(c) GET /Users?filter=userName eq", c, n, secs, move |i| {
                 let u = i.wrapping_mul(2_654_435_761) % users;
@@ -402,48 +565,52 @@ async fn main() -> anyhow::Result<()> {
         );
     }
     if has('d') {
-        // Add then remove a member outside the first M, alternating, so the group stays at ~M.
-        let (http, base, token, ids, group) = (http.clone(), base.clone(), token.clone(), ids.clone(), group.clone());
-        let spare = ids.len().saturating_sub(m).max(1);
-        rows.push(
-            run(&server, &format!("(d) PATCH group of {m}: add 1 member"), c, n, secs, move |i| {
-                let id = &ids[(m + (i as usize % spare)).min(ids.len() - 1)];
-                let op = if (i / spare as u64).is_multiple_of(2) { "add" } else { "remove" };
-                let body = if op == "add" {
-                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                        "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]})
-                } else {
-                    json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
-                        "Operations": [{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]})
-                };
-                let rb = http
-                    .patch(format!("{base}/Groups/{group}?excludedAttributes=members"))
-                    .bearer_auth(&token)
-                    .json(&body);
-                let http = http.clone();
-                async move { send(&http, rb).await.is_some() }
-            })
-            .await
-            .row(),
-        );
+        for (size, group) in &groups {
+            // Add then remove a member outside the first M, alternating, so the group keeps its size.
+            let (http, base, token, ids, group) =
+                (http.clone(), base.clone(), token.clone(), ids.clone(), group.clone());
+            let spare = ids.len().saturating_sub(m).max(1);
+            rows.push(
+                run(&server, &format!("(d) PATCH group of {size}: add 1 member"), c, n, secs, move |i| {
+                    let id = &ids[(m + (i as usize % spare)).min(ids.len() - 1)];
+                    let body = if (i / spare as u64).is_multiple_of(2) {
+                        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "add", "path": "members", "value": [{"value": id}]}]})
+                    } else {
+                        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+                            "Operations": [{"op": "remove", "path": format!("members[value eq \"{id}\"]")}]})
+                    };
+                    let rb = http
+                        .patch(format!("{base}/Groups/{group}?excludedAttributes=members"))
+                        .bearer_auth(&token)
+                        .json(&body);
+                    let http = http.clone();
+                    async move { send(&http, rb).await.is_some() }
+                })
+                .await
+                .row(),
+            );
+        }
     }
     if has('e') {
-        let (http, base, token, group) = (http.clone(), base.clone(), token.clone(), group.clone());
-        rows.push(
-            run(&server, &format!("(e) GET group of {m}, excludedAttributes=members"), c, n, secs, move |_| {
-                let rb = http.get(format!("{base}/Groups/{group}?excludedAttributes=members")).bearer_auth(&token);
-                let http = http.clone();
-                async move { send(&http, rb).await.is_some_and(|v| v.get("members").is_none()) }
-            })
-            .await
-            .row(),
-        );
+        for (size, group) in &groups {
+            let (http, base, token, group) = (http.clone(), base.clone(), token.clone(), group.clone());
+            rows.push(
+                run(&server, &format!("(e) GET group of {size}, excludedAttributes=members"), c, n, secs, move |_| {
+                    let rb = http.get(format!("{base}/Groups/{group}?excludedAttributes=members")).bearer_auth(&token);
+                    let http = http.clone();
+                    async move { send(&http, rb).await.is_some_and(|v| v.get("members").is_none()) }
+                })
+                .await
+                .row(),
+            );
+        }
     }
     if has('f') {
         // Index paging: pages spread over the whole list (a full walk at large N is
         // O(N²) for offsets and would not finish; the page number's cost shows here).
         let (http, base, token) = (http.clone(), base.clone(), token.clone());
-        let pages = args.users.div_ceil(100).max(1);
+        let pages = users.div_ceil(100).max(1);
         rows.push(
             run(&server, "(f) list, count=100, startIndex across all pages", c, n.min(2000), secs, move |i| {
                 let start = (i.wrapping_mul(2_654_435_761) % pages) * 100 + 1;
@@ -455,48 +622,40 @@ async fn main() -> anyhow::Result<()> {
             .row(),
         );
     }
-    if has('h') {
-        // Cursor paging (RFC 9865): one client walks the whole list.
+    if has('i') {
+        // Totals only: `count=0` answers totalResults from the index without reading rows.
         let (http, base, token) = (http.clone(), base.clone(), token.clone());
-        let cursor = Arc::new(tokio::sync::Mutex::new(Some(String::new())));
         rows.push(
-            run(&server, "(h) list, count=100, cursor walk of all users", 1, u64::MAX, 3600, move |_| {
-                let (http, base, token, cursor) = (http.clone(), base.clone(), token.clone(), cursor.clone());
-                async move {
-                    let mut guard = cursor.lock().await;
-                    let Some(c) = guard.clone() else { return true };
-                    let rb = http
-                        .get(format!("{base}/Users"))
-                        .query(&[("cursor", c.as_str()), ("count", "100")])
-                        .bearer_auth(&token);
-                    match send(&http, rb).await {
-                        Some(v) => {
-                            *guard = v["nextCursor"].as_str().map(str::to_string);
-                            true
-                        }
-                        None => {
-                            *guard = None;
-                            false
-                        }
-                    }
-                }
+            run(&server, "(i) GET /Users?count=0 (total only)", c, n.min(2000), secs, move |_| {
+                let rb = http.get(format!("{base}/Users?count=0")).bearer_auth(&token);
+                let http = http.clone();
+                async move { send(&http, rb).await.is_some_and(|v| v["totalResults"].as_u64().is_some()) }
             })
             .await
             .row(),
         );
     }
+    if has('h') {
+        // Cursor paging (RFC 9865): one client walks the whole list, page after page.
+        rows.push(cursor_walk(&server, &http, 1800).await.row());
+    }
 
     let rss = peak_rss_mib(server.pid);
+    let restart = server.restart()?;
     let db_size = match &server.database {
         None => dir_size(server.dir.path()),
         Some(_) => 0,
     };
-    println!("\nN = {} users, M = {m} members, concurrency {c}\n", args.users);
+    println!("\nN = {users} users, M = {m} members, concurrency {c}\n");
     println!("| scenario | requests | errors | requests/s | p50 ms | p99 ms | server CPU µs/request |");
     println!("|---|---|---|---|---|---|---|");
     for r in rows {
         println!("{r}");
     }
-    println!("\nserver peak RSS: {rss:.1} MiB; database size: {:.1} MiB", db_size as f64 / 1048576.0);
+    println!(
+        "\nserver peak RSS: {rss:.1} MiB; database size: {:.1} MiB; start-up to ready on this database: {:.0} ms",
+        db_size as f64 / 1048576.0,
+        restart.as_secs_f64() * 1000.0
+    );
     Ok(())
 }

@@ -20,7 +20,7 @@ use roster_core::model::TenantId;
 use roster_core::{Error, Result};
 
 use crate::journal::insert_audit;
-use crate::sql::{Sql, from_nanos, kind_code, kind_from_code, nanos};
+use crate::sql::{Arg, Sql, from_nanos, kind_code, kind_from_code, nanos};
 use crate::{SqlStore, db_err, query};
 
 const STREAM_COLUMNS: &str = "s.id, s.tenant_id, t.slug, s.name, s.delivery, s.endpoint, s.auth_header, \
@@ -204,12 +204,7 @@ fn push_type_filter(sql: &mut Sql, types: &[EventType]) {
             continue;
         }
         sql.push(&format!(" OR {column} IN ("));
-        for (i, t) in list.iter().enumerate() {
-            if i > 0 {
-                sql.push(", ");
-            }
-            sql.bind_text(t.as_str());
-        }
+        sql.bind_list(list.iter().map(|t| Arg::Text(t.as_str().to_string())));
         sql.push(")");
     }
     sql.push(")");
@@ -670,12 +665,7 @@ impl SqlStore {
                 .push(" AND e.seq > ")
                 .bind_int(stream.cursor)
                 .push(" AND e.seq IN (");
-            for (i, seq) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_int(*seq);
-            }
+            sql.bind_list(chunk.iter().map(|seq| Arg::Int(*seq)));
             sql.push(") ON CONFLICT DO NOTHING RETURNING seq");
             for row in query(sql).fetch_all(&mut *tx).await.map_err(db_err)? {
                 recorded.push(row.try_get("seq").map_err(db_err)?);

@@ -17,7 +17,7 @@ use roster_scim::schema::ENTERPRISE_USER;
 use roster_scim::{MemberOp, MemberRef, ResourceKind, ScimError, text};
 
 use crate::index::{columns, value_rows};
-use crate::sql::{Compiler, Sql, from_nanos, kind_code, kind_from_code, manager_value_path, nanos, order_by};
+use crate::sql::{Arg, Compiler, Sql, from_nanos, kind_code, kind_from_code, manager_value_path, nanos, order_by};
 use crate::{SqlStore, db_err, is_unique_violation, query};
 
 const RESOURCE_COLUMNS: &str = "r.pk, r.kind, r.id, r.data, r.created, r.last_modified, r.version";
@@ -279,12 +279,7 @@ impl SqlStore {
             // `+tenant_id`: without statistics SQLite would walk the tenant's rows by a
             // tenant-leading index instead of probing the unique `id` index once per value.
             sql.push("SELECT pk, kind, id FROM resources WHERE +tenant_id = ").bind_int(tenant).push(" AND id IN (");
-            for (i, id) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_text(id.clone());
-            }
+            sql.bind_list(chunk.iter().map(|id| Arg::Text(id.clone())));
             sql.push(")");
             for row in query(sql).fetch_all(&mut *conn).await.map_err(db_err)? {
                 let code: i64 = row.try_get("kind").map_err(db_err)?;
@@ -377,12 +372,7 @@ impl SqlStore {
                 .push(", r.pk, r.tenant_id, r.kind FROM resources r WHERE +r.tenant_id = ")
                 .bind_int(tenant)
                 .push(" AND r.pk IN (");
-            for (i, (pk, _)) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_int(*pk);
-            }
+            sql.bind_list(chunk.iter().map(|(pk, _)| Arg::Int(*pk)));
             sql.push(") AND NOT EXISTS (SELECT 1 FROM memberships m WHERE m.group_pk = ")
                 .bind_int(group_pk)
                 .push(" AND m.member_pk = r.pk)");
@@ -407,12 +397,7 @@ impl SqlStore {
         for chunk in member_pks.chunks(CHUNK) {
             let mut sql = Sql::new(self.backend);
             sql.push("DELETE FROM memberships WHERE group_pk = ").bind_int(group_pk).push(" AND member_pk IN (");
-            for (i, pk) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_int(*pk);
-            }
+            sql.bind_list(chunk.iter().map(|pk| Arg::Int(*pk)));
             sql.push(") RETURNING member_pk");
             for row in query(sql).fetch_all(&mut *conn).await.map_err(db_err)? {
                 removed.push(row.try_get("member_pk").map_err(db_err)?);
@@ -651,12 +636,7 @@ impl SqlStore {
                  WHERE m.tenant_id = "
             ));
             sql.bind_int(tenant).push(&format!(" AND {key} IN ("));
-            for (i, pk) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_int(*pk);
-            }
+            sql.bind_list(chunk.iter().map(|pk| Arg::Int(*pk)));
             sql.push(&format!(") ORDER BY {key}, u.pk"));
             for row in query(sql).fetch_all(&self.read).await.map_err(db_err)? {
                 let code: i64 = row.try_get("kind").map_err(db_err)?;
@@ -686,12 +666,7 @@ impl SqlStore {
             sql.push("SELECT id, display FROM resources WHERE +tenant_id = ")
                 .bind_int(tenant)
                 .push(" AND +kind = 1 AND id IN (");
-            for (i, id) in chunk.iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_text(id.clone());
-            }
+            sql.bind_list(chunk.iter().map(|id| Arg::Text(id.clone())));
             sql.push(")");
             for row in query(sql).fetch_all(&self.read).await.map_err(db_err)? {
                 out.insert(row.try_get("id").map_err(db_err)?, row.try_get("display").map_err(db_err)?);

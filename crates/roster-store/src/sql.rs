@@ -73,6 +73,17 @@ impl Sql {
     pub fn bind_int(&mut self, i: i64) -> &mut Self {
         self.bind(Arg::Int(i))
     }
+
+    /// Appends comma-separated placeholders bound to `args` (the inside of an `IN (...)`).
+    pub fn bind_list(&mut self, args: impl IntoIterator<Item = Arg>) -> &mut Self {
+        for (i, arg) in args.into_iter().enumerate() {
+            if i > 0 {
+                self.push(", ");
+            }
+            self.bind(arg);
+        }
+        self
+    }
 }
 
 /// The storage code of a resource type.
@@ -224,12 +235,7 @@ impl Compiler<'_> {
         if a.sub.is_none() && a.ty == AttrType::Complex {
             let subs = self.sub_paths(a);
             sql.push(&format!("{alias}.path IN ("));
-            for (i, p) in subs.into_iter().enumerate() {
-                if i > 0 {
-                    sql.push(", ");
-                }
-                sql.bind_text(p);
-            }
+            sql.bind_list(subs.into_iter().map(Arg::Text));
             sql.push(")");
         } else {
             sql.push(&format!("{alias}.path = "));
